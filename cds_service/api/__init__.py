@@ -1,0 +1,1 @@
+"""HTTP layer: routes translate HTTP ↔ domain and do nothing else."""

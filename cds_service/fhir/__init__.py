@@ -1,0 +1,1 @@
+"""FHIR access: prefetch interpretation, the FHIR client (deadline, paging), parsing."""

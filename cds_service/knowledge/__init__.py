@@ -1,0 +1,1 @@
+"""Clinical knowledge as data: codes (value sets), units, thresholds, orders, sources, policy."""
