@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cds_service.api.clients import check_deployment, load_clients
+from cds_service.errors import ConfigurationError
 from cds_service.settings import Settings
+
+log = logging.getLogger("cds_service.cli")
 
 
 def _is_loopback(host: str) -> bool:
@@ -28,14 +33,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cds_service.api.app import create_app
 
     settings = Settings()
-    if not _is_loopback(args.host) and settings.development and not args.insecure:
-        print(
-            f"refusing to bind {args.host}: development mode (no trusted clients configured) "
-            "accepts unauthenticated calls, so it binds to loopback only. Configure "
-            "CDS_CLIENTS_FILE, or pass --insecure to override.",
-            file=sys.stderr,
-        )
+    try:
+        clients = load_clients(settings.clients_file)
+        check_deployment(settings, clients)
+    except ConfigurationError as exc:
+        print(f"refusing to start: {exc.message}", file=sys.stderr)
         return 2
+    if clients.development:
+        if not _is_loopback(args.host) and not args.insecure:
+            print(
+                f"refusing to bind {args.host}: development mode (no trusted clients configured) "
+                "accepts unauthenticated calls, so it binds to loopback only. Configure "
+                "CDS_CLIENTS_FILE, or pass --insecure to override.",
+                file=sys.stderr,
+            )
+            return 2
+        # Must be the first log line of serve: nobody should miss that calls are not checked.
+        log.warning(
+            "development mode, unauthenticated: no trusted clients configured "
+            "(CDS_CLIENTS_FILE), every call is accepted without a JWT; bound to %s%s",
+            args.host,
+            "" if _is_loopback(args.host) else " (--insecure)",
+        )
+    else:
+        log.info("caller authentication on: %d trusted client(s)", len(clients))
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -70,7 +91,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cds_service.api.app import create_app
 
     service_id, body = _load_request(Path(args.fixture))
-    with TestClient(create_app(Settings())) as client:
+    # In-memory store: cards evaluated from a fixture must not count in feedback-report.
+    settings = Settings().model_copy(update={"database_url": "sqlite://"})
+    with TestClient(create_app(settings)) as client:
         response = client.post(f"/cds-services/{service_id}", json=body)
     payload = response.json()
     if args.json or response.status_code != 200:
@@ -90,6 +113,57 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from cds_service.store import FeedbackStore
+
+    store = FeedbackStore.from_settings(Settings())
+    try:
+        revision = store.upgrade()
+    except Exception as exc:
+        print(f"database upgrade failed ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"database schema at revision {revision} ({store.dialect})")
+    return 0
+
+
+def _since(value: str) -> Any:
+    from cds_service.store import parse_since
+
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_feedback_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from cds_service.store import FeedbackStore, StoreUnavailable
+
+    store = FeedbackStore.from_settings(Settings())
+    try:
+        if not store.schema_is_current():
+            print(
+                "the database schema is not current: run `cds-service db upgrade`", file=sys.stderr
+            )
+            return 1
+        report = store.report(args.since)
+    except StoreUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    elif not report.rules:
+        print("No cards issued" + (f" since {args.since.isoformat()}." if args.since else "."))
+    else:
+        Console().print(report.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("fixture", help="fixture folder or request JSON file")
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    db = sub.add_parser("db", help="feedback store database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser(
+        "upgrade", help="apply schema migrations (alembic upgrade head)"
+    ).set_defaults(func=cmd_db_upgrade)
+
+    report = sub.add_parser("feedback-report", help="acceptance and override rates per rule")
+    report.add_argument("--since", type=_since, help="only cards issued since this ISO date")
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    report.set_defaults(func=cmd_feedback_report)
     return parser
 
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cds_service.errors import ConfigurationError, HookMismatch, InvalidRequest, UnknownService
 from cds_service.fhir.data import Evaluation
-from cds_service.fhir.prefetch import is_valid_token, template_tokens
+from cds_service.fhir.prefetch import is_valid_token
 from cds_service.fhir.resolve import DataResolver
 from cds_service.wire import (
     Card,
@@ -35,6 +35,7 @@ from cds_service.wire.request import supported_hooks
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 _CODES = re.compile(r"\$\{codes:([a-z0-9\-_]+)\}")
+_ANY_TOKEN = re.compile(r"\{\{(.*?)\}\}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def load_declaration(path: Path, expand_codes: CodeExpander = _no_code_sets) -> 
         if not isinstance(template, str):
             raise ConfigurationError(f"{path.name}: prefetch.{key} must be a string")
         expanded = _CODES.sub(lambda m: expand_codes(m.group(1)), template)
-        for token in template_tokens(expanded):
+        # Every {{...}}, not only identifier-shaped ones: FHIRPath such as {{today() - 90 days}}
+        # or {{%key.entry...}} (3.0 ballot, R-16) must be refused too.
+        for token in [t.strip() for t in _ANY_TOKEN.findall(expanded)]:
             if not is_valid_token(token):
                 raise ConfigurationError(
                     f"{path.name}: prefetch.{key} uses {{{{{token}}}}}, not a CDS Hooks 2.0 token"
@@ -177,16 +180,14 @@ def _field_path(loc: Sequence[int | str], prefix: str = "") -> str:
     return f"{prefix}.{path}" if prefix and path else (path or prefix)
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidRequest:
-    """A 400 naming the first bad field, without echoing the input (no PHI)."""
+    """A 400 naming the first bad field, without echoing the input (no PHI).
+
+    pydantic reports ``loc`` in wire names already (aliases), including the snake_case members
+    of ``fhirAuthorization`` (``fhirAuthorization.token_type``), so it is used as is.
+    """
     first = exc.errors(include_input=False, include_url=False)[0]
-    loc = [_camel(p) if isinstance(p, str) else p for p in first["loc"]]
-    path = _field_path(loc, prefix)
+    path = _field_path(first["loc"], prefix)
     message = first["msg"]
     return InvalidRequest(f"{path or 'body'}: {message}", field=path or None)
 

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
 
     # Persistence (feedback store, issued cards)
     database_url: str = "sqlite:///./prenatal-cds.sqlite3"
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The service call waits at most this long for its cards to be recorded, then answers.
+    database_record_timeout_seconds: float = Field(default=0.25, gt=0)
 
     # Caller authentication (CDS Hooks §5)
     clients_file: Path | None = None
@@ -39,6 +44,7 @@ class Settings(BaseSettings):
     jwt_max_token_bytes: int = 8192
     jwks_cache_seconds: int = 300
     jwks_refetch_min_interval_seconds: int = 30
+    jwks_fetch_timeout_seconds: float = 2.0
 
     # FHIR access when prefetch is missing
     fhir_request_timeout_seconds: float = 0.25
@@ -57,6 +63,12 @@ class Settings(BaseSettings):
     # Logging
     log_level: str = "INFO"
     log_json: bool = True
+
+    # Metrics across worker processes: prometheus-client's own variable (no CDS_ prefix);
+    # `cds-service serve --workers N` sets it to a fresh directory when N > 1.
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
 
     @property
     def development(self) -> bool:

@@ -42,6 +42,8 @@ def patient_view_request(**overrides: Any) -> dict[str, Any]:
             "findings": None,
             "conditions": None,
             "medications": None,
+            "deliveries": None,
+            "orders": None,
         },
     }
     body.update(overrides)

@@ -60,14 +60,19 @@ def flatten(key: str, value: Any) -> tuple[list[dict[str, Any]], list[DataGap]]:
         return [], [DataGap(key, "operation-outcome")]
     if rtype != "Bundle":
         return [value], []
+    entries = value.get("entry")
+    if entries is None:
+        return [], []
+    if not isinstance(entries, list):
+        return [], [DataGap(key, "fetch-error")]  # not a Bundle we can read
     resources: list[dict[str, Any]] = []
     gaps: list[DataGap] = []
-    for entry in value.get("entry") or []:
+    for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             continue
         if resource.get("resourceType") == "OperationOutcome":
-            if _is_error(resource):
+            if _is_error(resource) and not gaps:
                 gaps.append(DataGap(key, "operation-outcome"))
             continue
         resources.append(resource)
@@ -75,7 +80,9 @@ def flatten(key: str, value: Any) -> tuple[list[dict[str, Any]], list[DataGap]]:
 
 
 def _is_error(outcome: dict[str, Any]) -> bool:
-    issues = outcome.get("issue") or []
+    issues = outcome.get("issue")
+    if not isinstance(issues, list):
+        return True  # an outcome without readable issues: assume the worst
     return (
         any(isinstance(i, dict) and i.get("severity") in ("error", "fatal") for i in issues)
         or not issues
@@ -83,7 +90,11 @@ def _is_error(outcome: dict[str, Any]) -> bool:
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    """The URL of the Bundle's ``next`` page, if any (malformed ``link`` lists have none)."""
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None

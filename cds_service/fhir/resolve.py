@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from cds_service.errors import PrefetchUnavailable
+import httpx
+
+from cds_service.errors import InvalidRequest, PrefetchUnavailable
+from cds_service.fhir.client import FetchOutcome, FhirClient
 from cds_service.fhir.data import DataGap, PatientData
 from cds_service.fhir.prefetch import dedupe, flatten, render_template
+from cds_service.settings import Settings
+
+log = logging.getLogger("cds_service.fhir.resolve")
 
 
 class DataResolver:
@@ -55,3 +63,73 @@ class DataResolver:
     ) -> tuple[list[dict[str, Any]], list[DataGap]]:
         """Fetch absent keys. The base resolver cannot; see ``FhirDataResolver``."""
         return [], [DataGap(key, "fetch-error") for key in queries]
+
+
+HttpClientSource = Callable[[], httpx.AsyncClient | None]
+
+
+class FhirDataResolver(DataResolver):
+    """Fetches absent prefetch keys from ``fhirServer`` with :class:`FhirClient`.
+
+    ``http`` returns the app's shared ``httpx.AsyncClient`` (opened in the lifespan) at call
+    time; outside a lifespan (``None``) a client is opened for the one call. All keys share one
+    deadline (``Settings.fhir_deadline_seconds``).
+    """
+
+    def __init__(self, settings: Settings, http: HttpClientSource | None = None) -> None:
+        self.settings = settings
+        self._http = http or (lambda: None)
+
+    async def resolve(
+        self,
+        templates: Mapping[str, str],
+        prefetch: Mapping[str, Any] | None,
+        tokens: Mapping[str, str],
+        fhir_server: str | None,
+        access_token: str | None,
+    ) -> PatientData:
+        if (
+            fhir_server is not None
+            and not self.settings.allow_http_fhir_server
+            and urlsplit(fhir_server).scheme.lower() != "https"
+        ):
+            raise InvalidRequest("fhirServer: the scheme must be https (R-10)", field="fhirServer")
+        return await super().resolve(templates, prefetch, tokens, fhir_server, access_token)
+
+    async def fetch(
+        self, queries: Mapping[str, str], fhir_server: str, access_token: str | None
+    ) -> tuple[list[dict[str, Any]], list[DataGap]]:
+        shared = self._http()
+        if shared is not None:
+            outcome = await self._fetch_with(shared, queries, fhir_server, access_token)
+        else:
+            async with httpx.AsyncClient() as http:
+                outcome = await self._fetch_with(http, queries, fhir_server, access_token)
+        log.info(
+            "fhir fetch",
+            extra={
+                "keys": len(queries),
+                "pages": sum(r.pages for r in outcome.results),
+                "resources": sum(len(r.resources) for r in outcome.results),
+                "gaps": sorted({f"{g.key}:{g.reason}" for g in outcome.gaps}),
+                "elapsed_ms": round(outcome.elapsed_ms, 2),
+            },
+        )
+        return outcome.resources, outcome.gaps
+
+    async def _fetch_with(
+        self,
+        http: httpx.AsyncClient,
+        queries: Mapping[str, str],
+        fhir_server: str,
+        access_token: str | None,
+    ) -> FetchOutcome:
+        client = FhirClient(
+            http,
+            fhir_server,
+            access_token=access_token,
+            request_timeout=self.settings.fhir_request_timeout_seconds,
+            max_pages=self.settings.fhir_max_pages,
+            retries=self.settings.fhir_retries,
+        )
+        return await client.fetch_all(queries, self.settings.fhir_deadline_seconds)

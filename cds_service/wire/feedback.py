@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cds_service.wire.common import WireModel
 from cds_service.wire.response import Coding
@@ -34,6 +34,18 @@ class FeedbackItem(WireModel):
         if self.outcome == "accepted" and not self.accepted_suggestions:
             raise ValueError("an accepted outcome needs acceptedSuggestions (cds-fb-2)")
         return self
+
+    @field_validator("outcome_timestamp")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        """F-3: a UTC instant. A naive time is read as UTC; one that has no UTC equivalent
+        (``0001-01-01T00:00:00+02:00``) is a bad request, not a crash downstream."""
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("outcomeTimestamp is outside the representable UTC range") from exc
 
 
 class FeedbackRequest(WireModel):

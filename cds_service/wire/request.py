@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from cds_service.wire.common import WireModel
 
@@ -140,11 +140,15 @@ class CdsRequest(WireModel):
             raise ValueError("hookInstance must be a UUID") from exc
         return value
 
-    @model_validator(mode="after")
-    def _auth_needs_server(self) -> CdsRequest:
-        if self.fhir_authorization is not None and self.fhir_server is None:
+    @field_validator("fhir_authorization")
+    @classmethod
+    def _auth_needs_server(
+        cls, value: FhirAuthorization | None, info: ValidationInfo
+    ) -> FhirAuthorization | None:
+        # A field (not model) validator, so the 400 names the field: expression fhirAuthorization.
+        if value is not None and info.data.get("fhir_server") is None:
             raise ValueError("fhirServer is required when fhirAuthorization is given (cds-r-1)")
-        return self
+        return value
 
     def typed_context(self) -> HookContext:
         """Validate ``context`` for this request's hook; raises pydantic ValidationError."""

@@ -1,0 +1,242 @@
+"""Writes ``results.json``, ``RESULTS.md`` and ``engine_vs_floor.png`` from the parts' results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPRODUCE = (
+    "make bench   # = .venv/bin/python -m bench; one part: python -m bench engine|http|fetch|memory"
+)
+
+
+def _verdict(check: dict[str, Any] | None) -> str:
+    if not check:
+        return "not measured"
+    return "**PASS**" if check["pass"] else "**FAIL**"
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:,.2f} ms" if us >= 1000 else f"{us:,.0f} µs"
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    engine = results.get("engine") or {}
+    http = results.get("http") or {}
+    fetch = results.get("fetch") or {}
+    memory = results.get("memory") or {}
+    rows = ["| Check | Measured | Target | Result |", "|---|---|---|---|"]
+
+    def row(name: str, check: dict[str, Any] | None, fmt: str) -> None:
+        value = fmt.format(check["value"]) if check else "—"
+        target = check["target"] if check else "—"
+        rows.append(f"| {name} | {value} | {target} | {_verdict(check)} |")
+
+    row("Engine / `orjson.loads` at 300 resources (median)", engine.get("ratio_300"), "{:.2f}×")
+    row("Engine linearity: 3,000 vs 300 resources", engine.get("linearity_3000_vs_300"), "{:.2f}×")
+    at = f" ({http['resources']:,} resources)" if http else ""
+    row(f"HTTP throughput vs bare baseline{at}", http.get("throughput_ratio"), "{:.2f}×")
+    row("HTTP p99 vs baseline p99", http.get("p99_ratio"), "{:.2f}×")
+    row("Fetch path: total / one search's delay (all keys)", fetch.get("ratio"), "{:.2f}×")
+    row("RSS of one worker after 10,000 calls", memory.get("rss_check"), "{:.1f} MB")
+    row("RSS growth after warm-up (no growth)", memory.get("growth_check"), "{:+.1f} MB")
+    return rows
+
+
+def machine_table(machine: dict[str, Any]) -> list[str]:
+    versions = machine["versions"]
+    return [
+        "| | |",
+        "|---|---|",
+        f"| CPU | {machine['cpu_model']} |",
+        f"| Cores | {machine['logical_cpus']} logical ({machine['physical_cores']} physical), "
+        f"{machine['usable_cpus']} usable |",
+        f"| RAM | {machine['ram_gb']} GB |",
+        f"| OS | {machine['os']} |",
+        f"| Python | {machine['python']} |",
+        "| Libraries | " + ", ".join(f"{k} {v}" for k, v in versions.items()) + " |",
+    ]
+
+
+def engine_section(engine: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Engine micro-benchmark (in-process)",
+        "",
+        "`call_service` with the app's own registry, resolver and default advisor, then "
+        "`CdsResponse.wire()`; floor = `orjson.loads` of the same body. " + engine["method"] + ".",
+        "",
+        "| Resources | Body | Floor median (p90) | Engine median (p90) | Engine / floor | "
+        "Parse + engine + dumps | Reps | Cards (rule:indicator) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for size, r in engine["sizes"].items():
+        lines.append(
+            f"| {int(size):,} | {r['body_bytes'] / 1024:,.0f} KiB | "
+            f"{_ms(r['floor']['median_us'])} ({_ms(r['floor']['p90_us'])}) | "
+            f"{_ms(r['engine']['median_us'])} ({_ms(r['engine']['p90_us'])}) | "
+            f"{r['ratio_median']:.2f}× | {_ms(r['in_process_total']['median_us'])} | "
+            f"{r['engine']['n']} | {', '.join(r['cards']) or 'none'} |"
+        )
+    return [*lines, "", "![engine vs floor](engine_vs_floor.png)", ""]
+
+
+def http_section(http: dict[str, Any]) -> list[str]:
+    lines = [
+        "## HTTP benchmark (real server vs bare baseline, same stack)",
+        "",
+        f"{http['resources']} resources per request ({http['body_bytes'] / 1024:,.0f} KiB), "
+        f"{http['concurrency']} concurrent keep-alive connections, {http['workers']} uvicorn "
+        f"worker(s) (uvloop, httptools, no access log), {http['rounds']} alternating round(s) of "
+        f"{http['warmup_per_round']} warm-up + {http['requests_per_round']:,} timed calls per "
+        "server (the round with the median throughput is shown). "
+        f"Server CPUs {http['server_cpus']}, load-generator CPUs {http['loadgen_cpus']}. "
+        f"Service: production settings, {http['auth']}; database: {http['database']}; "
+        "sandbox off.",
+        "",
+        "| | Throughput | p50 | p90 | p99 | Peak RSS | Idle RSS | Rounds (req/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for kind in ("baseline", "service"):
+        r = http[kind]
+        lat = r["latency_ms"]
+        rounds = ", ".join(f"{t:,.0f}" for t in r["rounds_throughput_rps"])
+        lines.append(
+            f"| {kind} | {r['throughput_rps']:,.0f} req/s | {lat['p50']:.1f} ms | "
+            f"{lat['p90']:.1f} ms | {lat['p99']:.1f} ms | {r['peak_rss_mb']:.0f} MB | "
+            f"{r['idle_rss_mb']:.0f} MB | {rounds} |"
+        )
+    lines += [
+        f"| **service / baseline** | **{http['throughput_ratio']['value']:.2f}×** | "
+        f"{http['p50_ratio']:.2f}× | | **{http['p99_ratio']['value']:.2f}×** | "
+        f"{http['peak_rss_ratio']:.2f}× | | |",
+        "",
+        f"Probe call before the timed window: service {http['service']['probe']}, "
+        f"baseline {http['baseline']['probe']}.",
+        "",
+    ]
+    return lines
+
+
+def fetch_section(fetch: dict[str, Any]) -> list[str]:
+    total = fetch["total_ms"]
+    changed = ", ".join(f"`{k}={v}`" for k, v in fetch["settings_changed"].items())
+    return [
+        "## Fetch path (no prefetch, slow loopback FHIR server)",
+        "",
+        f"Every FHIR request answered after {fetch['delay_ms']:.0f} ms; {fetch['calls']} timed "
+        f"calls. Production settings with {changed} (deadline raised so a sequential fetch "
+        "would show as a long call instead of being cut by the default 0.4 s deadline).",
+        "",
+        "| Searches per call | Max in flight | Total median | p90 | min–max | / one search | "
+        "Data-gap card |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+        f"| {fetch['searches_per_call']} | {fetch['max_searches_in_flight']} | "
+        f"{total['median']:.1f} ms | {total['p90']:.1f} ms | {total['min']:.1f}–{total['max']:.1f}"
+        f" ms | **{fetch['ratio']['value']:.2f}×** | {'yes' if fetch['data_gap_card'] else 'no'} |",
+        "",
+    ]
+
+
+def memory_section(memory: dict[str, Any]) -> list[str]:
+    rss = memory["rss_mb"]
+    curve = ", ".join(f"{p['calls']:,}: {p['rss_mb']:.1f}" for p in memory["curve"])
+    entry = memory.get("replay_entry_bytes")
+    replay = (
+        f" One cached jti costs ~{entry:.0f} bytes in the in-memory replay store, so with "
+        "300-s tokens a worker at R req/s holds R × 330 × that (e.g. 100 req/s → "
+        f"{100 * 330 * entry / 1024**2:.1f} MB) before it plateaus."
+        if entry
+        else ""
+    )
+    return [
+        "## Memory (one worker)",
+        "",
+        f"{memory['warmup_calls']:,} warm-up calls then {memory['calls']:,} calls at "
+        f"{memory['resources']} resources, concurrency {memory['concurrency']}, production "
+        f"settings, JWT on with {memory['token_lifetime_s']}-s tokens (so the jti replay cache "
+        f"reaches its steady state inside the run).{replay}",
+        "",
+        "| Start | After warm-up | After all calls | Peak | Growth | Second-half growth |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {rss['start']:.1f} MB | {rss['after_warmup']:.1f} MB | {rss['final']:.1f} MB | "
+        f"{rss['peak']:.1f} MB | {memory['growth_mb']:+.1f} MB | "
+        f"{memory['late_growth_mb']:+.1f} MB |",
+        "",
+        f"RSS (MB) by calls after warm-up: {curve}.",
+        "",
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# prenatal-cds — benchmark results",
+        "",
+        f"Measured {results['measured_at']} (parts: "
+        + ", ".join(f"{k} {v}" for k, v in results.get("part_times", {}).items())
+        + "). Ratios are measured within one run of each part; absolute times on a shared "
+        "machine are noise.",
+        "",
+        "Reproduce:",
+        "",
+        "```",
+        REPRODUCE,
+        "```",
+        "",
+        "## Targets",
+        "",
+        *targets_table(results),
+        "",
+        "## Machine",
+        "",
+        *machine_table(results["machine"]),
+        "",
+    ]
+    if results.get("notes"):
+        lines += ["## Notes", "", *[f"- {note}" for note in results["notes"]], ""]
+    if results.get("engine"):
+        lines += engine_section(results["engine"])
+    if results.get("http"):
+        lines += http_section(results["http"])
+    if results.get("fetch"):
+        lines += fetch_section(results["fetch"])
+    if results.get("memory"):
+        lines += memory_section(results["memory"])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plot(engine: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [int(s) for s in engine["sizes"]]
+    series = {
+        "engine (call_service + wire)": [engine["sizes"][str(s)]["engine"] for s in sizes],
+        "floor (orjson.loads)": [engine["sizes"][str(s)]["floor"] for s in sizes],
+    }
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for (label, stats), marker in zip(series.items(), ("o", "s"), strict=True):
+        medians = [st["median_us"] / 1000 for st in stats]
+        p90 = [st["p90_us"] / 1000 for st in stats]
+        ax.plot(sizes, medians, marker=marker, label=f"{label}, median")
+        ax.fill_between(sizes, medians, p90, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("resources in the request")
+    ax.set_ylabel("time per call (ms), median; band to p90")
+    ax.set_title("prenatal-cds engine vs orjson.loads floor")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(markdown(results), encoding="utf-8")
+    if results.get("engine"):
+        plot(results["engine"], out / "engine_vs_floor.png")
