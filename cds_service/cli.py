@@ -1,4 +1,4 @@
-"""The ``cds-service`` command line: serve, evaluate a fixture."""
+"""The ``cds-service`` command line: serve, evaluate fixtures, build fixtures, database, reports."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from cds_service import cli_fixtures
 from cds_service.api.clients import check_deployment, load_clients
 from cds_service.errors import ConfigurationError
 from cds_service.settings import Settings
@@ -31,8 +31,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cds_service.api.app import create_app
+    from cds_service.api.observability import configure_logging, logging_config, worker_metrics_dir
 
     settings = Settings()
+    configure_logging(settings)
     try:
         clients = load_clients(settings.clients_file)
         check_deployment(settings, clients)
@@ -57,59 +59,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     else:
         log.info("caller authentication on: %d trusted client(s)", len(clients))
+    workers = max(1, args.workers)
+    if workers > 1:  # each worker builds its own app from the same environment
+        log.info("metrics from %d workers aggregated in %s", workers, worker_metrics_dir(settings))
     uvicorn.run(
-        create_app(settings),
+        "cds_service.api.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
         host=args.host,
         port=args.port,
-        workers=1,
+        workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings),
         access_log=False,
     )
-    return 0
-
-
-def _load_request(path: Path) -> tuple[str, dict[str, Any]]:
-    """A fixture: ``fixtures/<case>/request.json`` (with optional ``expect.json``) or a file."""
-    file = path / "request.json" if path.is_dir() else path
-    body = json.loads(file.read_text(encoding="utf-8"))
-    service_id = body.pop("_serviceId", None) if isinstance(body, dict) else None
-    if not isinstance(service_id, str):
-        expect = file.parent / "expect.json"
-        if expect.exists():
-            service_id = json.loads(expect.read_text(encoding="utf-8")).get("service")
-    if not isinstance(service_id, str):
-        service_id = {
-            "patient-view": "prenatal-cramps-convulsions",
-            "encounter-start": "prenatal-visit",
-        }.get(body.get("hook", ""), "prenatal-order-check")
-    return service_id, body
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from fastapi.testclient import TestClient
-
-    from cds_service.api.app import create_app
-
-    service_id, body = _load_request(Path(args.fixture))
-    # In-memory store: cards evaluated from a fixture must not count in feedback-report.
-    settings = Settings().model_copy(update={"database_url": "sqlite://"})
-    with TestClient(create_app(settings)) as client:
-        response = client.post(f"/cds-services/{service_id}", json=body)
-    payload = response.json()
-    if args.json or response.status_code != 200:
-        print(json.dumps(payload, indent=2))
-        return 0 if response.status_code == 200 else 1
-    cards = payload.get("cards", [])
-    if not cards:
-        print("No cards (no advice for this patient).")
-    for card in cards:
-        print(f"[{card['indicator'].upper()}] {card['summary']}")
-        if card.get("detail"):
-            print("    " + card["detail"].replace("\n", "\n    "))
-        print(f"    Source: {card['source']['label']} {card['source'].get('url', '')}".rstrip())
-        for suggestion in card.get("suggestions", []):
-            print(f"    → {suggestion['label']}")
-        print()
     return 0
 
 
@@ -174,12 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback host in development mode"
     )
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(func=cmd_serve)
 
-    evaluate = sub.add_parser("evaluate", help="run one fixture request in-process")
-    evaluate.add_argument("fixture", help="fixture folder or request JSON file")
-    evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
-    evaluate.set_defaults(func=cmd_evaluate)
+    cli_fixtures.add_commands(sub)  # evaluate, fixtures new|list
 
     db = sub.add_parser("db", help="feedback store database")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -318,3 +318,23 @@ def configure_logging(settings: Settings) -> None:
     import logging.config
 
     logging.config.dictConfig(logging_config(settings))
+
+
+def worker_metrics_dir(settings: Settings) -> Path:
+    """Before starting several workers: the directory they share for metrics, emptied.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` if set (its old ``*.db`` files are removed: values from a
+    previous run must not be added to this one), else a fresh temporary directory that the
+    environment passes on to the workers.
+    """
+    import os
+    import tempfile
+
+    directory = settings.prometheus_multiproc_dir
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="prenatal-cds-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory

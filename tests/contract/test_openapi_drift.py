@@ -98,12 +98,17 @@ def test_every_ref_resolves() -> None:
                 target = target[part]
 
 
-def test_no_nullable_keyword_and_no_null_outside_prefetch() -> None:
-    """3.1 has no ``nullable``; ``null`` is allowed only for prefetch values (R-8)."""
+def test_no_nullable_keyword_and_no_null_in_cds_hooks_payloads() -> None:
+    """3.1 has no ``nullable``. In CDS Hooks payloads ``null`` is allowed only for prefetch
+    values (R-8); the integrator sandbox's tooling schemas are not CDS Hooks payloads."""
     for path, value in walk(openapi()):
         assert not path.endswith(".nullable"), path
-        if path.endswith(".type") and isinstance(value, list) and "null" in value:
-            assert path == "$.components.schemas.Prefetch.additionalProperties.type", path
+        if (isinstance(value, list) and "null" in value and path.endswith(".type")) or (
+            value == "null" and path.endswith(".type")
+        ):
+            assert path == "$.components.schemas.Prefetch.additionalProperties.type" or (
+                path.startswith("$.components.schemas.Sandbox")
+            ), path
 
 
 def test_schemathesis_loads_and_validates_the_document() -> None:
