@@ -22,7 +22,7 @@ serve: $(STAMP)
 	$(BIN)/cds-service serve
 
 test: $(STAMP) $(NPM_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check cds_service tests bench

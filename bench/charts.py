@@ -32,6 +32,7 @@ HOOKS_DIR = Path(__file__).resolve().parent.parent / "hooks"
 # empty searchset Bundle (queried, nothing found: e.g. no delivery yet).
 PREFETCH_KEYS = ("patient", "pregnancy", "vitals", "labs", "findings", "conditions", "medications")
 SIZES = (30, 300, 3000)
+GA_DAYS = 30 * 7 + 3  # the patient is 30+3 weeks pregnant "now"
 FIXED_NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 PATIENT_ID = "bench-pat-1"
 EHR_BASE = "https://ehr.example.org/fhir"
@@ -77,6 +78,29 @@ PANELS: dict[str, tuple[Analyte, ...]] = {
         Analyte(
             "788-0", "Erythrocyte distribution width [Ratio] by Automated count", "%", 11.5, 14.5
         ),
+    ),
+    "differential": (
+        Analyte("770-8", "Neutrophils/100 leukocytes in Blood by Automated count", "%", 40, 75),
+        Analyte("736-9", "Lymphocytes/100 leukocytes in Blood by Automated count", "%", 20, 45),
+        Analyte("5905-5", "Monocytes/100 leukocytes in Blood by Automated count", "%", 2, 10),
+        Analyte("713-8", "Eosinophils/100 leukocytes in Blood by Automated count", "%", 0, 6),
+        Analyte("706-2", "Basophils/100 leukocytes in Blood by Automated count", "%", 0, 2),
+        Analyte("751-8", "Neutrophils [#/volume] in Blood by Automated count", "10*3/uL", 1.8, 7.7),
+        Analyte("731-0", "Lymphocytes [#/volume] in Blood by Automated count", "10*3/uL", 1, 4.8),
+    ),
+    "haematinics": (
+        Analyte(
+            "2132-9",
+            "Cobalamin (Vitamin B12) [Mass/volume] in Serum or Plasma",
+            "pg/mL",
+            200,
+            900,
+            0,
+        ),
+        Analyte("2284-8", "Folate [Mass/volume] in Serum or Plasma", "ng/mL", 3, 20),
+    ),
+    "inflammation": (
+        Analyte("1988-5", "C reactive protein [Mass/volume] in Serum or Plasma", "mg/L", 0, 5),
     ),
     "metabolic": (
         Analyte("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L", 135, 145, 0),
@@ -166,6 +190,9 @@ PANELS: dict[str, tuple[Analyte, ...]] = {
 # Each lab draw picks panels with these weights (a CBC and a metabolic panel are the usual).
 PANEL_WEIGHTS: dict[str, float] = {
     "cbc": 0.8,
+    "differential": 0.7,
+    "haematinics": 0.1,
+    "inflammation": 0.15,
     "metabolic": 0.7,
     "minerals": 0.25,
     "lipids": 0.3,
@@ -183,6 +210,28 @@ VITALS: tuple[Analyte, ...] = (
     Analyte("8310-5", "Body temperature", "Cel", 36.3, 37.2, 1),
     Analyte("9279-1", "Respiratory rate", "/min", 12, 18, 0),
     Analyte("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", 96, 100, 0),
+)
+# Coded results: (LOINC, display, SNOMED answer, answer display).
+NEGATIVE = ("260385009", "Negative")
+DIPSTICK: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("5804-0", "Protein [Mass/volume] in Urine by Test strip", NEGATIVE),
+    ("5792-7", "Glucose [Mass/volume] in Urine by Test strip", NEGATIVE),
+    ("5799-2", "Leukocyte esterase [Presence] in Urine by Test strip", NEGATIVE),
+    ("5802-4", "Nitrite [Presence] in Urine by Test strip", NEGATIVE),
+    ("5794-3", "Hemoglobin [Presence] in Urine by Test strip", NEGATIVE),
+)
+BOOKING_SEROLOGY: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("882-1", "ABO and Rh group [Type] in Blood", ("278149003", "Blood group A Rh(D) positive")),
+    ("890-4", "Blood group antibody screen [Presence] in Serum or Plasma", NEGATIVE),
+    ("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum by Immunoassay", NEGATIVE),
+    ("20507-0", "Reagin Ab [Presence] in Serum by RPR", NEGATIVE),
+    ("5334-8", "Rubella virus IgG Ab [Presence] in Serum", ("10828004", "Positive")),
+    ("56888-1", "HIV 1+2 Ab+HIV1 p24 Ag [Presence] in Serum or Plasma by Immunoassay", NEGATIVE),
+)
+FUNDAL_HEIGHT = Analyte("11881-0", "Uterus Fundal height by Tape measure", "cm", 20, 34, 0)
+FETAL_HEART_RATE = Analyte("55283-6", "Fetal heart rate", "/min", 120, 160, 0)
+PAIN_SCORE = Analyte(
+    "72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported", "{score}", 0, 3, 0
 )
 HEIGHT = Analyte("8302-2", "Body height", "cm", 164, 166, 0)
 BMI = Analyte("39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 22, 26, 1)
@@ -293,6 +342,13 @@ class ChartBuilder:
         ]
         return obs
 
+    def coded_lab(
+        self, code: str, display: str, answer: tuple[str, str], when: datetime
+    ) -> dict[str, Any]:
+        obs = self._observation("laboratory", self._code(LOINC, code, display), when, "lab")
+        obs["valueCodeableConcept"] = self._code(SNOMED, answer[0], answer[1])
+        return obs
+
     def vital(self, analyte: Analyte, when: datetime, value: float | None = None) -> dict[str, Any]:
         obs = self._observation(
             "vital-signs", self._code(LOINC, analyte.code, analyte.display), when, "vit"
@@ -399,7 +455,7 @@ class ChartBuilder:
     def core(self) -> dict[str, list[dict[str, Any]]]:
         """What a prenatal rule set reads first: pregnancy, the latest labs, BP, problems."""
         now = self.now
-        ga_days = 30 * 7 + 3
+        ga_days = GA_DAYS
         edd = now + timedelta(days=280 - ga_days)
         visit = now - timedelta(days=2, hours=3)
         draw = now - timedelta(days=3, hours=1)
@@ -468,11 +524,31 @@ class ChartBuilder:
         made = 0
         when = self.now - timedelta(days=5)
         visit_number = 0
+        booked = False
         while made < count:
             when -= timedelta(days=self.rng.randint(7, 35), minutes=self.rng.randint(0, 600))
             visit_number += 1
+            ga_days = GA_DAYS - (self.now - when).days  # gestation at this visit, if pregnant
             batch: list[tuple[str, dict[str, Any]]] = [("vitals", self.blood_pressure(when))]
             batch += [("vitals", self.vital(a, when)) for a in VITALS]
+            if self.rng.random() < 0.3:
+                batch.append(("vitals", self.vital(PAIN_SCORE, when)))
+            if ga_days >= 8 * 7:  # a prenatal visit: urine dipstick, and from 12 weeks the fetus
+                batch += [
+                    ("labs", self.coded_lab(code, display, answer, when))
+                    for code, display, answer in DIPSTICK
+                ]
+                if ga_days >= 12 * 7:
+                    batch.append(("vitals", self.vital(FETAL_HEART_RATE, when)))
+                if ga_days >= 20 * 7:
+                    batch.append(("vitals", self.vital(FUNDAL_HEIGHT, when, float(ga_days // 7))))
+            elif not booked and ga_days < 8 * 7 and visit_number > 1:
+                booked = True  # booking bloods, drawn just before the first prenatal visit
+                draw = when + timedelta(hours=1)
+                batch += [
+                    ("labs", self.coded_lab(code, display, answer, draw))
+                    for code, display, answer in BOOKING_SEROLOGY
+                ]
             if visit_number % 6 == 0:
                 batch += [("vitals", self.vital(HEIGHT, when)), ("vitals", self.vital(BMI, when))]
             if visit_number % 17 == 0:

@@ -113,6 +113,23 @@ class Server:
             return ""
 
 
+def service_command(port: int, workers: int) -> list[str]:
+    """The production entry point: ``cds-service serve`` (uvicorn, JSON logs, --workers)."""
+    return [
+        sys.executable, "-m", "cds_service.cli", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
+    """``uvicorn APP --factory`` with the options ``cds-service serve`` resolves to."""
+    return [
+        sys.executable, "-m", "uvicorn", app, "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def uvicorn_server(
     app: str,
@@ -125,29 +142,14 @@ def uvicorn_server(
     name: str = "server",
     startup_timeout: float = 60.0,
 ) -> Iterator[Server]:
-    """``python -m uvicorn APP --factory`` on 127.0.0.1 with production-style options."""
+    """The service (``app == SERVICE_APP``: via ``cds-service serve``) or another ASGI app
+    (via the uvicorn CLI), on 127.0.0.1, stdout/stderr to ``workdir/<name>.log``."""
     port = port or free_port()
     log_path = workdir / f"{name}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    if app == SERVICE_APP:
+        command = service_command(port, workers)
+    else:
+        command = uvicorn_command(app, port, workers)
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(

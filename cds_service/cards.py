@@ -151,6 +151,7 @@ def detail_for(findings: Sequence[Finding], facts: PatientFacts, rules: Any) -> 
     notes = [n for f in findings for n in f.notes]
     if notes:
         lines.append("")
+        lines.append("**Notes**")
         lines.extend(f"- {n}" for n in dict.fromkeys(notes))
     cited = [_citation(f, rules) for f in findings]
     lines.append("")

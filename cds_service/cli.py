@@ -60,8 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         log.info("caller authentication on: %d trusted client(s)", len(clients))
     workers = max(1, args.workers)
-    if workers > 1:  # each worker builds its own app from the same environment
-        log.info("metrics from %d workers aggregated in %s", workers, worker_metrics_dir(settings))
+    if workers > 1 or settings.prometheus_multiproc_dir is not None:
+        # Each worker builds its own app from the same environment; /metrics sums them.
+        log.info("metrics from %d worker(s) kept in %s", workers, worker_metrics_dir(settings))
     uvicorn.run(
         "cds_service.api.app:create_app" if workers > 1 else create_app(settings),
         factory=workers > 1,
@@ -126,6 +127,34 @@ def cmd_feedback_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_knowledge_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cds_service.export import (
+        KnowledgeExportError,
+        export_knowledge,
+        services_from_declarations,
+    )
+    from cds_service.knowledge.prefetch_sets import expand_code_set
+    from cds_service.services import ServiceRegistry
+
+    try:
+        services = ServiceRegistry.from_directory(Settings().hooks_dir, expand_code_set)
+        summary = export_knowledge(
+            Path(args.directory),
+            services_from_declarations(services.declarations.values()),
+            canonical_base=args.canonical_base,
+        )
+    except ConfigurationError as exc:
+        print(f"knowledge export failed: {exc.message}", file=sys.stderr)
+        return 2
+    except KnowledgeExportError as exc:
+        print(f"knowledge export failed: {exc}", file=sys.stderr)
+        return 1
+    print(summary.text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=_since, help="only cards issued since this ISO date")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.set_defaults(func=cmd_feedback_report)
+
+    from cds_service.export import DEFAULT_CANONICAL_BASE
+
+    knowledge = sub.add_parser("knowledge", help="clinical knowledge as FHIR R4 artifacts")
+    knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    export = knowledge_sub.add_parser(
+        "export", help="write PlanDefinitions, ActivityDefinitions, CodeSystems, ValueSets, Library"
+    )
+    export.add_argument("directory", help="output directory (created if missing)")
+    export.add_argument(
+        "--canonical-base",
+        default=DEFAULT_CANONICAL_BASE,
+        help=f"canonical URL base of the artifacts (default {DEFAULT_CANONICAL_BASE})",
+    )
+    export.set_defaults(func=cmd_knowledge_export)
     return parser
 
 

@@ -209,12 +209,15 @@ def _covered(need: DataNeed, coverage: Mapping[str, frozenset[CodeKey]], hook: s
 def uncovered_needs(service: ServiceLike, rules: Mapping[str, RuleSpec] | None = None) -> list[str]:
     """Human-readable list of (rule, need) pairs the service's prefetch does not cover."""
     coverage = _template_coverage(service.prefetch)
+    selected = select_rules(service.rule_families, service.hook, rules)
+    if not selected:
+        return []  # a service that runs no rule needs no data (and no scope gate)
     problems = [
         f"scope gate needs {need.describe()}"
         for need in SCOPE_NEEDS
         if not _covered(need, coverage, service.hook)
     ]
-    for spec in select_rules(service.rule_families, service.hook, rules):
+    for spec in selected:
         for need in spec.all_needs():
             if not _covered(need, coverage, service.hook):
                 problems.append(f"{spec.id} needs {need.describe()}")

@@ -19,10 +19,12 @@ from cds_service.api import errors, observability
 from cds_service.api.middleware import install_security
 from cds_service.api.responses import JsonResponse
 from cds_service.api.routes import contract, feedback, metrics, sandbox
+from cds_service.cards import advise
+from cds_service.engine import check_data_needs
 from cds_service.errors import InvalidRequest
 from cds_service.fhir.resolve import DataResolver, FhirDataResolver
 from cds_service.knowledge.prefetch_sets import expand_code_set
-from cds_service.services import Advisor, ServiceRegistry, call_service, no_advice
+from cds_service.services import Advisor, ServiceRegistry, call_service
 from cds_service.settings import Settings
 from cds_service.store import FeedbackStore
 
@@ -64,11 +66,12 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     registry = ServiceRegistry.from_directory(settings.hooks_dir, expand_code_set)
+    check_data_needs(registry.declarations.values())  # refuse to start on uncovered data needs
     state = AppState(
         settings=settings,
         registry=registry,
         resolver=resolver or FhirDataResolver(settings, lambda: state.http),
-        advisor=advisor or no_advice,
+        advisor=advisor or advise,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     store = state.store = FeedbackStore.from_settings(settings)

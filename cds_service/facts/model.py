@@ -107,6 +107,8 @@ class Measurement:
             return _grade_text(self.value)
         unit = analyte.display_unit
         number = fmt_number(self.value, analyte.decimals)
+        if unit.startswith(("/", "%", "°")):
+            return f"{number}{unit}"
         return f"{number} {unit}".strip()
 
     def reported_text(self) -> str:

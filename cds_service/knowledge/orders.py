@@ -387,6 +387,14 @@ _BUNDLES: tuple[OrderBundle, ...] = (
         ("potassium", "sodium", "magnesium", "calcium", "albumin"),
     ),
     OrderBundle("magnesium-level", "Magnesium level", ("magnesium",)),
+    # Order hooks: a loop/thiazide diuretic draft without recent K/Mg/Na (clinical.md A.4).
+    OrderBundle("diuretic-baseline", "K, Mg and Na", ("potassium", "magnesium", "sodium")),
+    # R21: rule out a laboratory cause of focal spasms/paraesthesia before neurology.
+    OrderBundle(
+        "spasm-electrolytes",
+        "K, Mg, Ca and albumin",
+        ("potassium", "magnesium", "calcium", "albumin"),
+    ),
     OrderBundle("glucose-repeat", "Repeat glucose", ("glucose",)),
     OrderBundle("anaemia", "CBC and ferritin", ("cbc", "ferritin")),
     OrderBundle("iron-studies", "Iron studies", ("iron", "tibc", "tsat", "transferrin")),

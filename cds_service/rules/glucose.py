@@ -22,23 +22,47 @@ from cds_service.rules._registry import (
     rule,
 )
 
-# ---- R8 hypoglycaemia, mmol/L (ADA Standards: level 1 <3.9 = 70 mg/dL, level 2 <3.0 = 54) ----
-GLUCOSE_LEVEL1_BELOW = 3.9
-GLUCOSE_LEVEL2_BELOW = 3.0
+# Thresholds are (mmol/L, mg/dL) pairs: the published mg/dL and mmol/L cut-offs are rounded
+# separately (54 mg/dL = 2.997 mmol/L), so a result is compared in the unit it was reported in.
+# ---- R8 hypoglycaemia (ADA Standards: level 1 <3.9 mmol/L / 70 mg/dL, level 2 <3.0 / 54) ----
+GLUCOSE_LEVEL1_BELOW = (3.9, 70.0)
+GLUCOSE_LEVEL2_BELOW = (3.0, 54.0)
 # On insulin the card fires earlier: NICE NG3 advises pregnant women taking insulin to keep
 # capillary glucose above 4 mmol/L (clinical.md M9: insulin lowers the card threshold).
-GLUCOSE_ON_INSULIN_BELOW = 4.0
+GLUCOSE_ON_INSULIN_BELOW = (4.0, 72.0)
 # Neuroglycopenic signs count when recorded this close to the glucose (either side).
 NEURO_SIGN_PAIRING_HOURS = 24
 NEUROGLYCOPENIC_SIGNS = ("confusion", "seizure", "loss-of-consciousness")
 HYPOGLYCAEMIA_GLUCOSE = ("glucose", "glucose_fasting")
 
-# ---- R22 IADPSG 2010 (75 g OGTT, any one value) and overt diabetes, mmol/L and % ----
-GDM_FASTING_AT_LEAST = 5.1
-GDM_ONE_HOUR_AT_LEAST = 10.0
-GDM_TWO_HOUR_AT_LEAST = 8.5
-OVERT_FASTING_AT_LEAST = 7.0
-OVERT_HBA1C_AT_LEAST = 6.5
+# ---- R22 IADPSG 2010 (75 g OGTT, any one value) and overt diabetes ----
+GDM_FASTING_AT_LEAST = (5.1, 92.0)
+GDM_ONE_HOUR_AT_LEAST = (10.0, 180.0)
+GDM_TWO_HOUR_AT_LEAST = (8.5, 153.0)
+OVERT_FASTING_AT_LEAST = (7.0, 126.0)
+# HbA1c: % (NGSP) and mmol/mol (IFCC).
+OVERT_HBA1C_AT_LEAST = (6.5, 48.0)
+
+Cutoff = tuple[float, float]
+
+
+def _compared(m: Measurement, cutoff: Cutoff, second_unit: str) -> tuple[float, float]:
+    """(value, threshold) in the unit the result was reported in."""
+    if m.reported_unit == second_unit and m.reported_value is not None:
+        return m.reported_value, cutoff[1]
+    return m.value, cutoff[0]
+
+
+def below(m: Measurement, cutoff: Cutoff, second_unit: str = "mg/dL") -> bool:
+    value, threshold = _compared(m, cutoff, second_unit)
+    return value < threshold
+
+
+def at_least(m: Measurement, cutoff: Cutoff, second_unit: str = "mg/dL") -> bool:
+    value, threshold = _compared(m, cutoff, second_unit)
+    return value >= threshold
+
+
 # A diagnostic result stays relevant for the whole pregnancy; when the episode start is
 # unknown, look back this far.
 PREGNANCY_LOOKBACK_DAYS = 280
@@ -81,7 +105,7 @@ def hypoglycaemia(facts: PatientFacts) -> Finding | None:
         return None
     insulin = facts.on("insulin")
     threshold = GLUCOSE_ON_INSULIN_BELOW if insulin else GLUCOSE_LEVEL1_BELOW
-    if glucose.value >= threshold:
+    if not below(glucose, threshold):
         return None
     signs = tuple(
         s
@@ -89,18 +113,23 @@ def hypoglycaemia(facts: PatientFacts) -> Finding | None:
         if _near(s, glucose.when)
     )
     band: Indicator = "warning"
-    if glucose.value < GLUCOSE_LEVEL2_BELOW or signs:
+    level2 = below(glucose, GLUCOSE_LEVEL2_BELOW)
+    if level2 or signs:
         band = "critical"
     indicator = cap_preliminary(band, glucose)
     evidence: list[Evidence] = [glucose.evidence(), *(s.evidence() for s in signs)]
     evidence.extend(m.evidence() for m in insulin)
-    mg_dl = glucose.value * 18.02
+    mg_dl = (
+        glucose.reported_value
+        if glucose.reported_unit == "mg/dL" and glucose.reported_value is not None
+        else glucose.value * 18.02
+    )
     value = f"{glucose.value_text()} ({mg_dl:.0f} mg/dL)"
     if signs:
         headline = f"Glucose {value} with {signs[0].label}: severe hypoglycaemia"
-    elif glucose.value < GLUCOSE_LEVEL2_BELOW:
+    elif level2:
         headline = f"Glucose {value}: level 2 hypoglycaemia"
-    elif glucose.value < GLUCOSE_LEVEL1_BELOW:
+    elif below(glucose, GLUCOSE_LEVEL1_BELOW):
         headline = f"Glucose {value}: level 1 hypoglycaemia"
     else:
         headline = f"Glucose {value} on insulin: below the 4.0 mmol/L floor"
@@ -158,9 +187,9 @@ def diabetes_criteria(facts: PatientFacts) -> Finding | None:
     fasting = _pregnancy_values(facts, "glucose_fasting")
     hba1c = _pregnancy_values(facts, "hba1c")
     overt: list[Measurement] = []
-    if fasting and fasting[0].value >= OVERT_FASTING_AT_LEAST:
+    if fasting and at_least(fasting[0], OVERT_FASTING_AT_LEAST):
         overt.append(fasting[0])
-    if hba1c and hba1c[0].value >= OVERT_HBA1C_AT_LEAST:
+    if hba1c and at_least(hba1c[0], OVERT_HBA1C_AT_LEAST, "mmol/mol"):
         overt.append(hba1c[0])
     if overt:
         first = overt[0]
@@ -188,7 +217,7 @@ def diabetes_criteria(facts: PatientFacts) -> Finding | None:
         ("glucose_ogtt_2h", GDM_TWO_HOUR_AT_LEAST, "2h"),
     ):
         values = _pregnancy_values(facts, analyte)
-        if values and values[0].value >= cutoff:
+        if values and at_least(values[0], cutoff):
             met.append((values[0], name))
     if not met:
         return None

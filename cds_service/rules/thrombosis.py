@@ -28,10 +28,8 @@ RESPIRATORY_RATE_AT_LEAST = 21
 SPO2_AT_MOST = 96
 SBP_BELOW = 90
 
-_CAUTIONS = (
-    "Do not use a D-dimer to exclude DVT or PE in pregnancy (RCOG GTG 37b).",
-    "A LEFt score of 0 does not rule out DVT: arrange objective testing.",
-)
+_NO_D_DIMER = "Do not use a D-dimer to exclude DVT or PE in pregnancy (RCOG GTG 37b)."
+_LEFT_ZERO = "A LEFt score of 0 does not rule out DVT: arrange objective testing."
 _NOTES = (
     "RCOG GTG 37b: treatment-dose LMWH until objective testing is complete unless "
     "contraindicated (a clinician decision; no dose given here).",
@@ -135,7 +133,7 @@ def possible_dvt(facts: PatientFacts) -> Finding | None:
         ),
         evidence=tuple(evidence),
         orders=("venous-duplex",),
-        cautions=_CAUTIONS,
+        cautions=(_NO_D_DIMER, _LEFT_ZERO) if score == 0 else (_NO_D_DIMER,),
         notes=tuple(notes),
         citation="GTG37b",
     )
@@ -209,7 +207,7 @@ def possible_pe(facts: PatientFacts) -> Finding | None:
         evidence=tuple(evidence),
         orders=tuple(orders),
         cautions=(
-            "Do not use a D-dimer to exclude PE in pregnancy (RCOG GTG 37b).",
+            _NO_D_DIMER,
             "Do not delay imaging because of pregnancy: CTPA/VQ per local protocol.",
         ),
         notes=tuple(_ignored_d_dimer(facts)),

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.errors import ConfigurationError, InvalidRequest, UnknownCard
+from cds_service.knowledge.systems import RULE as RULE_SYSTEM
 from cds_service.settings import Settings
 from cds_service.store import migrate
 from cds_service.store.engine import create_db_engine
@@ -49,8 +50,6 @@ from cds_service.wire import Card, FeedbackItem
 
 log = logging.getLogger("cds_service.store")
 
-# Agreed contract: a clinical card names its rule in source.topic with this system.
-RULE_SYSTEM = "urn:prenatal-cds:rule"
 # Rows per multi-row INSERT / values per IN list: far below SQLite's 32,766 and
 # PostgreSQL's 65,535 bound-parameter limits.
 CHUNK = 500

@@ -52,7 +52,11 @@ def ago(days: float = 0, hours: float = 0, now: datetime = NOW) -> datetime:
     return now - timedelta(days=days, hours=hours)
 
 
-def patient(gender: str | None = "female", birth: str | None = "1994-03-02", sex_for_clinical_use: str | None = None) -> Resource:
+def patient(
+    gender: str | None = "female",
+    birth: str | None = "1994-03-02",
+    sex_for_clinical_use: str | None = None,
+) -> Resource:
     res: Resource = {"resourceType": "Patient", "id": PATIENT_ID}
     if gender:
         res["gender"] = gender
@@ -114,7 +118,11 @@ def observation(
                 ]
             }
         ],
-        "code": {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]},
+        "code": {
+            "coding": [
+                {"system": system, "code": code, **({"display": display} if display else {})}
+            ]
+        },
         "subject": _subject(),
         "effectiveDateTime": iso(when),
         "issued": iso(when + timedelta(minutes=30)),
@@ -135,38 +143,87 @@ def observation(
     return res
 
 
-def lab(analyte: str, value: float, unit: str | None, *, code_index: int = 0, when: datetime | None = None, no_code: bool = False, **kw: Any) -> Resource:
+def lab(
+    analyte: str,
+    value: float,
+    unit: str | None,
+    *,
+    code_index: int = 0,
+    when: datetime | None = None,
+    no_code: bool = False,
+    **kw: Any,
+) -> Resource:
     """A result for ``analyte`` (knowledge key) using its ``code_index``-th LOINC code."""
     concept = ANALYTES[analyte].concepts[code_index]
-    category = "vital-signs" if ANALYTES[analyte].freshness in ("vital", "bedside") else "laboratory"
-    return observation(
-        concept.system,
-        concept.code,
-        display=concept.display,
-        when=when,
-        category=kw.pop("category", category),
-        value=value,
-        unit=unit,
-        ucum_code="" if no_code else None,
-        **kw,
-    ) if not no_code else _unit_text_only(concept.system, concept.code, concept.display, value, unit, when, category, **kw)
+    category = (
+        "vital-signs" if ANALYTES[analyte].freshness in ("vital", "bedside") else "laboratory"
+    )
+    return (
+        observation(
+            concept.system,
+            concept.code,
+            display=concept.display,
+            when=when,
+            category=kw.pop("category", category),
+            value=value,
+            unit=unit,
+            ucum_code="" if no_code else None,
+            **kw,
+        )
+        if not no_code
+        else _unit_text_only(
+            concept.system, concept.code, concept.display, value, unit, when, category, **kw
+        )
+    )
 
 
-def _unit_text_only(system: str, code: str, display: str, value: float, unit: str | None, when: datetime | None, category: str, **kw: Any) -> Resource:
+def _unit_text_only(
+    system: str,
+    code: str,
+    display: str,
+    value: float,
+    unit: str | None,
+    when: datetime | None,
+    category: str,
+    **kw: Any,
+) -> Resource:
     res = observation(system, code, display=display, when=when, category=category, **kw)
     res["valueQuantity"] = {"value": value, **({"unit": unit} if unit else {})}
     return res
 
 
-def bp(systolic: float, diastolic: float, *, when: datetime | None = None, status: str = "final", ident: str | None = None) -> Resource:
-    res = observation(LOINC, "85354-9", display="Blood pressure panel with all children optional", when=when, status=status, category="vital-signs", ident=ident)
+def bp(
+    systolic: float,
+    diastolic: float,
+    *,
+    when: datetime | None = None,
+    status: str = "final",
+    ident: str | None = None,
+) -> Resource:
+    res = observation(
+        LOINC,
+        "85354-9",
+        display="Blood pressure panel with all children optional",
+        when=when,
+        status=status,
+        category="vital-signs",
+        ident=ident,
+    )
     res["component"] = [
         {
-            "code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
+            "code": {
+                "coding": [
+                    {"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}
+                ]
+            },
             "valueQuantity": {"value": systolic, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
         },
         {
-            "code": {"coding": [{"system": LOINC, "code": "8462-4", "display": "Diastolic blood pressure"}]},
+            "code": {
+                "coding": [
+                    {"system": LOINC, "code": "8462-4", "display": "Diastolic blood pressure"}
+                ]
+            },
             "valueQuantity": {"value": diastolic, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
         },
     ]
@@ -181,27 +238,63 @@ def _body_site(side: str | None) -> dict[str, Any] | None:
     if side is None:
         return None
     if side == "left":
-        return {"coding": [{"system": SNOMED, "code": "7771000", "display": "Left"}], "text": "left lower leg"}
+        return {
+            "coding": [{"system": SNOMED, "code": "7771000", "display": "Left"}],
+            "text": "left lower leg",
+        }
     if side == "right":
-        return {"coding": [{"system": SNOMED, "code": "24028007", "display": "Right"}], "text": "right lower leg"}
+        return {
+            "coding": [{"system": SNOMED, "code": "24028007", "display": "Right"}],
+            "text": "right lower leg",
+        }
     return {"text": "both legs"}
 
 
-def symptom(key: str, *, when: datetime | None = None, present: bool | None = True, side: str | None = None, status: str = "final", ident: str | None = None) -> Resource:
+def symptom(
+    key: str,
+    *,
+    when: datetime | None = None,
+    present: bool | None = True,
+    side: str | None = None,
+    status: str = "final",
+    ident: str | None = None,
+) -> Resource:
     """A finding recorded as an Observation (clinical.md F)."""
     concept = _finding_concept(key)
-    res = observation(concept.system, concept.code, display=concept.display, when=when, status=status, category="exam", ident=ident)
+    res = observation(
+        concept.system,
+        concept.code,
+        display=concept.display,
+        when=when,
+        status=status,
+        category="exam",
+        ident=ident,
+    )
     if present is False:
-        res["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "373067005", "display": "No"}]}
+        res["valueCodeableConcept"] = {
+            "coding": [{"system": SNOMED, "code": "373067005", "display": "No"}]
+        }
     elif present is True:
-        res["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "373066001", "display": "Yes"}]}
+        res["valueCodeableConcept"] = {
+            "coding": [{"system": SNOMED, "code": "373066001", "display": "Yes"}]
+        }
     site = _body_site(side)
     if site:
         res["bodySite"] = site
     return res
 
 
-def condition(key_or_code: str, *, system: str = SNOMED, onset: datetime | None = None, clinical: str = "active", verification: str = "confirmed", side: str | None = None, abatement: datetime | None = None, ident: str | None = None) -> Resource:
+def condition(
+    key_or_code: str,
+    *,
+    system: str = SNOMED,
+    onset: datetime | None = None,
+    clinical: str = "active",
+    verification: str = "confirmed",
+    side: str | None = None,
+    abatement: datetime | None = None,
+    ident: str | None = None,
+) -> Resource:
     if key_or_code in k.FINDINGS:
         concept = _finding_concept(key_or_code)
         system, code, display = concept.system, concept.code, concept.display
@@ -211,8 +304,14 @@ def condition(key_or_code: str, *, system: str = SNOMED, onset: datetime | None 
         "resourceType": "Condition",
         "id": ident or _id("cond"),
         "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": clinical}]},
-        "verificationStatus": {"coding": [{"system": CONDITION_VERIFICATION, "code": verification}]},
-        "code": {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]},
+        "verificationStatus": {
+            "coding": [{"system": CONDITION_VERIFICATION, "code": verification}]
+        },
+        "code": {
+            "coding": [
+                {"system": system, "code": code, **({"display": display} if display else {})}
+            ]
+        },
         "subject": _subject(),
         "recordedDate": iso(onset or NOW),
     }
@@ -226,7 +325,17 @@ def condition(key_or_code: str, *, system: str = SNOMED, onset: datetime | None 
     return res
 
 
-def medication(rxnorm: str | None = None, atc: str | None = None, *, display: str = "medicine", status: str = "active", route: str | None = None, start: datetime | None = None, ident: str | None = None, intent: str = "order") -> Resource:
+def medication(
+    rxnorm: str | None = None,
+    atc: str | None = None,
+    *,
+    display: str = "medicine",
+    status: str = "active",
+    route: str | None = None,
+    start: datetime | None = None,
+    ident: str | None = None,
+    intent: str = "order",
+) -> Resource:
     codings = []
     if rxnorm:
         codings.append({"system": RXNORM, "code": rxnorm, "display": display})
@@ -243,9 +352,13 @@ def medication(rxnorm: str | None = None, atc: str | None = None, *, display: st
     }
     dosage: dict[str, Any] = {"text": "as directed"}
     if route == "iv":
-        dosage["route"] = {"coding": [{"system": SNOMED, "code": "47625008", "display": "Intravenous route"}]}
+        dosage["route"] = {
+            "coding": [{"system": SNOMED, "code": "47625008", "display": "Intravenous route"}]
+        }
     elif route == "oral":
-        dosage["route"] = {"coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]}
+        dosage["route"] = {
+            "coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]
+        }
     if start is not None:
         dosage["timing"] = {"repeat": {"boundsPeriod": {"start": iso(start)}}}
     res["dosageInstruction"] = [dosage]
@@ -257,21 +370,38 @@ def delivery(when: datetime, *, code: str = "236973005", ident: str | None = Non
         "resourceType": "Procedure",
         "id": ident or _id("proc"),
         "status": "completed",
-        "code": {"coding": [{"system": SNOMED, "code": code, "display": "Delivery procedure (procedure)"}]},
+        "code": {
+            "coding": [
+                {"system": SNOMED, "code": code, "display": "Delivery procedure (procedure)"}
+            ]
+        },
         "subject": _subject(),
         "performedDateTime": iso(when),
     }
 
 
-def pregnancy_status(answer: str, *, when: datetime | None = None, status: str = "final") -> Resource:
+def pregnancy_status(
+    answer: str, *, when: datetime | None = None, status: str = "final"
+) -> Resource:
     display = {"LA15173-0": "Pregnant", "LA26683-5": "Not pregnant", "LA4489-6": "Unknown"}[answer]
-    res = observation(LOINC, "82810-3", display="Pregnancy status", when=when, status=status, category="social-history")
-    res["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": answer, "display": display}]}
+    res = observation(
+        LOINC,
+        "82810-3",
+        display="Pregnancy status",
+        when=when,
+        status=status,
+        category="social-history",
+    )
+    res["valueCodeableConcept"] = {
+        "coding": [{"system": LOINC, "code": answer, "display": display}]
+    }
     return res
 
 
 def edd(edd_date: date, *, when: datetime | None = None, code: str = "11778-8") -> Resource:
-    res = observation(LOINC, code, display="Delivery date Estimated", when=when or ago(days=60), category="exam")
+    res = observation(
+        LOINC, code, display="Delivery date Estimated", when=when or ago(days=60), category="exam"
+    )
     res["valueDateTime"] = edd_date.isoformat()
     return res
 
@@ -280,7 +410,10 @@ def pregnant(weeks: int, days: int = 0, *, now: datetime = NOW) -> list[Resource
     """Pregnancy evidence for a gestation of weeks+days on ``now``: status + EDD."""
     ga = weeks * 7 + days
     due = now.date() + timedelta(days=280 - ga)
-    return [pregnancy_status("LA15173-0", when=now - timedelta(days=min(ga, 60))), edd(due, when=now - timedelta(days=min(ga, 60)))]
+    return [
+        pregnancy_status("LA15173-0", when=now - timedelta(days=min(ga, 60))),
+        edd(due, when=now - timedelta(days=min(ga, 60))),
+    ]
 
 
 def postpartum(days: int, *, now: datetime = NOW) -> list[Resource]:
@@ -318,7 +451,13 @@ def evaluation(
     )
 
 
-def facts_of(resources: Iterable[Resource], *, now: datetime = NOW, policy: Policy = DEFAULT_POLICY, **kw: Any) -> PatientFacts:
+def facts_of(
+    resources: Iterable[Resource],
+    *,
+    now: datetime = NOW,
+    policy: Policy = DEFAULT_POLICY,
+    **kw: Any,
+) -> PatientFacts:
     return build_facts(evaluation(resources, now=now, **kw), policy)
 
 

@@ -94,7 +94,10 @@ def test_transgender_man_with_pregnancy_evidence_is_pregnant() -> None:
 
 def test_not_pregnant_status_newer_than_pregnant_status_is_not_pregnant() -> None:
     facts = facts_of(
-        [pregnancy_status("LA15173-0", when=ago(days=200)), pregnancy_status("LA26683-5", when=ago(days=5))]
+        [
+            pregnancy_status("LA15173-0", when=ago(days=200)),
+            pregnancy_status("LA26683-5", when=ago(days=5)),
+        ]
     )
     assert facts.pregnancy.status is PregnancyStatus.NOT_PREGNANT
     assert not facts.pregnancy.conflict
@@ -102,7 +105,10 @@ def test_not_pregnant_status_newer_than_pregnant_status_is_not_pregnant() -> Non
 
 def test_not_pregnant_newer_than_active_condition_is_a_conflict() -> None:
     facts = facts_of(
-        [condition("77386006", onset=ago(days=120)), pregnancy_status("LA26683-5", when=ago(days=2))]
+        [
+            condition("77386006", onset=ago(days=120)),
+            pregnancy_status("LA26683-5", when=ago(days=2)),
+        ]
     )
     assert facts.pregnancy.status is PregnancyStatus.UNKNOWN
     assert facts.pregnancy.conflict
@@ -119,7 +125,15 @@ def test_preliminary_pregnancy_status_is_not_evidence() -> None:
     assert facts.pregnancy.status is PregnancyStatus.NO_EVIDENCE
 
 
-@pytest.mark.parametrize(("days", "status"), [(5, PregnancyStatus.POSTPARTUM), (42, PregnancyStatus.POSTPARTUM), (43, PregnancyStatus.NOT_PREGNANT), (60, PregnancyStatus.NOT_PREGNANT)])
+@pytest.mark.parametrize(
+    ("days", "status"),
+    [
+        (5, PregnancyStatus.POSTPARTUM),
+        (42, PregnancyStatus.POSTPARTUM),
+        (43, PregnancyStatus.NOT_PREGNANT),
+        (60, PregnancyStatus.NOT_PREGNANT),
+    ],
+)
 def test_postpartum_window_is_42_days(days: int, status: PregnancyStatus) -> None:
     facts = facts_of([*pregnant(30, now=NOW - timedelta(days=days + 70)), delivery(ago(days=days))])
     assert facts.pregnancy.status is status
@@ -160,7 +174,11 @@ def test_old_pregnancy_status_no_longer_proves_pregnancy() -> None:
 
 def test_entered_in_error_is_ignored_and_older_valid_value_used() -> None:
     facts = facts_of(
-        [*pregnant(20), lab("potassium", 4.1, "mmol/L", when=ago(days=2)), lab("potassium", 2.1, "mmol/L", when=ago(hours=1), status="entered-in-error")]
+        [
+            *pregnant(20),
+            lab("potassium", 4.1, "mmol/L", when=ago(days=2)),
+            lab("potassium", 2.1, "mmol/L", when=ago(hours=1), status="entered-in-error"),
+        ]
     )
     latest = facts.latest("potassium")
     assert latest is not None and latest.value == 4.1
@@ -172,7 +190,9 @@ def test_cancelled_is_ignored() -> None:
 
 
 def test_preliminary_is_used_and_flagged() -> None:
-    latest = facts_of([*pregnant(20), lab("potassium", 3.0, "mmol/L", status="preliminary")]).latest("potassium")
+    latest = facts_of(
+        [*pregnant(20), lab("potassium", 3.0, "mmol/L", status="preliminary")]
+    ).latest("potassium")
     assert latest is not None and latest.preliminary
 
 
@@ -187,7 +207,9 @@ def test_most_recent_effective_wins_ties_broken_by_issued() -> None:
 
 @pytest.mark.parametrize(("days", "stale"), [(7, False), (7.1, True)])
 def test_electrolyte_staleness_is_seven_days(days: float, stale: bool) -> None:
-    latest = facts_of([*pregnant(20), lab("potassium", 3.9, "mmol/L", when=ago(days=days))]).latest("potassium")
+    latest = facts_of([*pregnant(20), lab("potassium", 3.9, "mmol/L", when=ago(days=days))]).latest(
+        "potassium"
+    )
     assert latest is not None and latest.stale is stale
 
 
@@ -200,13 +222,20 @@ def test_hb_goes_stale_three_weeks_after_starting_iron() -> None:
 
 
 def test_interpretation_flags_are_kept() -> None:
-    latest = facts_of([*pregnant(20), lab("sodium", 119, "mmol/L", interpretation="LL")]).latest("sodium")
+    latest = facts_of([*pregnant(20), lab("sodium", 119, "mmol/L", interpretation="LL")]).latest(
+        "sodium"
+    )
     assert latest is not None and latest.interpretation == frozenset({"LL"})
 
 
 def test_reference_range_is_converted_to_canonical_units() -> None:
     ica = lab("calcium_ionised", 4.4, "mg/dL")
-    ica["referenceRange"] = [{"low": {"value": 4.6, "unit": "mg/dL", "code": "mg/dL"}, "high": {"value": 5.3, "unit": "mg/dL", "code": "mg/dL"}}]
+    ica["referenceRange"] = [
+        {
+            "low": {"value": 4.6, "unit": "mg/dL", "code": "mg/dL"},
+            "high": {"value": 5.3, "unit": "mg/dL", "code": "mg/dL"},
+        }
+    ]
     latest = facts_of([*pregnant(20), ica]).latest("calcium_ionised")
     assert latest is not None and latest.reference_low == pytest.approx(1.15)
 
@@ -220,7 +249,9 @@ def test_panel_bp_is_read_from_components() -> None:
 
 
 @pytest.mark.parametrize(("minutes", "paired"), [(5, True), (6, False)])
-def test_separate_systolic_and_diastolic_pair_within_five_minutes(minutes: int, paired: bool) -> None:
+def test_separate_systolic_and_diastolic_pair_within_five_minutes(
+    minutes: int, paired: bool
+) -> None:
     sbp = lab("systolic_bp", 150, "mm[Hg]", when=ago(hours=1))
     dbp = lab("diastolic_bp", 95, "mm[Hg]", when=ago(hours=1) - timedelta(minutes=minutes))
     readings = facts_of([*pregnant(30), sbp, dbp]).blood_pressures
@@ -233,7 +264,13 @@ def test_separate_systolic_and_diastolic_pair_within_five_minutes(minutes: int, 
 
 
 def test_symptom_observation_yes_and_no() -> None:
-    facts = facts_of([*pregnant(30), symptom("headache", when=ago(days=2)), symptom("headache", when=ago(hours=1), present=False)])
+    facts = facts_of(
+        [
+            *pregnant(30),
+            symptom("headache", when=ago(days=2)),
+            symptom("headache", when=ago(hours=1), present=False),
+        ]
+    )
     assert facts.symptom("headache") is None
     assert facts.symptom_absent("headache")
 
@@ -251,7 +288,10 @@ def test_value_boolean_false_means_absent() -> None:
     assert facts_of([*pregnant(30), obs]).symptom("headache") is None
 
 
-@pytest.mark.parametrize(("side", "expected"), [("left", "left"), ("right", "right"), ("both", "bilateral"), (None, None)])
+@pytest.mark.parametrize(
+    ("side", "expected"),
+    [("left", "left"), ("right", "right"), ("both", "bilateral"), (None, None)],
+)
 def test_laterality_from_body_site(side: str | None, expected: str | None) -> None:
     found = facts_of([*pregnant(30), symptom("leg-swelling", side=side)]).symptom("leg-swelling")
     assert found is not None and found.laterality == expected
@@ -281,7 +321,13 @@ def test_code_from_another_system_does_not_match() -> None:
 
 
 def test_medicine_classes_by_rxnorm_and_atc_prefix() -> None:
-    facts = facts_of([*pregnant(30), medication("4603", display="furosemide"), medication(atc="C03AA03", display="HCTZ")])
+    facts = facts_of(
+        [
+            *pregnant(30),
+            medication("4603", display="furosemide"),
+            medication(atc="C03AA03", display="HCTZ"),
+        ]
+    )
     assert len(facts.on("loop-diuretic")) == 1
     assert len(facts.on("thiazide-diuretic")) == 1
 
@@ -290,7 +336,13 @@ def test_medication_reference_is_followed() -> None:
     req = medication(display="labetalol")
     del req["medicationCodeableConcept"]
     req["medicationReference"] = {"reference": "Medication/lab-1"}
-    med = {"resourceType": "Medication", "id": "lab-1", "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6185"}]}}
+    med = {
+        "resourceType": "Medication",
+        "id": "lab-1",
+        "code": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6185"}]
+        },
+    }
     assert facts_of([*pregnant(30), req, med]).on("antihypertensive")
 
 
@@ -304,7 +356,11 @@ def test_hook_draft_orders_are_read() -> None:
     draft = medication("9071", display="quinine", status="draft", ident="draft-1")
     facts = facts_of([*pregnant(20)], hook="order-sign", drafts=[draft])
     drafts = facts.hook_drafts()
-    assert drafts and "quinine" in drafts[0].classes and drafts[0].reference == "MedicationRequest/draft-1"
+    assert (
+        drafts
+        and "quinine" in drafts[0].classes
+        and drafts[0].reference == "MedicationRequest/draft-1"
+    )
 
 
 def test_invalid_resource_is_skipped_and_counted_not_fatal() -> None:

@@ -23,7 +23,10 @@ from tests.clinical.builders import (
 # ---- R2 -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sbp", "dbp", "fires"), [(160, 100, True), (159, 109, False), (140, 110, True), (159, 110, True)])
+@pytest.mark.parametrize(
+    ("sbp", "dbp", "fires"),
+    [(160, 100, True), (159, 109, False), (140, 110, True), (159, 110, True)],
+)
 def test_severe_bp_boundary(sbp: int, dbp: int, fires: bool) -> None:
     finding = one([*pregnant(34), bp(sbp, dbp, when=ago(hours=1))], "R2")
     assert (finding is not None) is fires
@@ -32,7 +35,11 @@ def test_severe_bp_boundary(sbp: int, dbp: int, fires: bool) -> None:
 
 
 def test_severe_bp_postpartum_day10_is_critical() -> None:
-    resources = [pregnancy_status("LA15173-0", when=ago(days=200)), delivery(ago(days=10)), bp(170, 112)]
+    resources = [
+        pregnancy_status("LA15173-0", when=ago(days=200)),
+        delivery(ago(days=10)),
+        bp(170, 112),
+    ]
     finding = one(resources, "R2")
     assert finding is not None and finding.indicator == "critical"
 
@@ -75,7 +82,9 @@ def test_bp_with_proteinuria_meets_nice_criteria_warning() -> None:
 
 @pytest.mark.parametrize(("upcr", "fires"), [(30, True), (29.9, False)])
 def test_upcr_boundary_30(upcr: float, fires: bool) -> None:
-    assert (one([*pregnant(28), bp(150, 95), lab("upcr", upcr, "mg/mmol")], "R3") is not None) is fires
+    assert (
+        one([*pregnant(28), bp(150, 95), lab("upcr", upcr, "mg/mmol")], "R3") is not None
+    ) is fires
 
 
 def test_upcr_in_mg_per_mg_converts() -> None:
@@ -83,9 +92,13 @@ def test_upcr_in_mg_per_mg_converts() -> None:
     assert one([*pregnant(28), bp(150, 95), lab("upcr", 0.3, "mg/mg")], "R3") is not None
 
 
-@pytest.mark.parametrize(("sbp", "dbp", "fires"), [(140, 85, True), (139, 89, False), (130, 90, True)])
+@pytest.mark.parametrize(
+    ("sbp", "dbp", "fires"), [(140, 85, True), (139, 89, False), (130, 90, True)]
+)
 def test_hypertension_boundary_140_90(sbp: int, dbp: int, fires: bool) -> None:
-    assert (one([*pregnant(28), bp(sbp, dbp), lab("upcr", 45, "mg/mmol")], "R3") is not None) is fires
+    assert (
+        one([*pregnant(28), bp(sbp, dbp), lab("upcr", 45, "mg/mmol")], "R3") is not None
+    ) is fires
 
 
 def test_before_20_weeks_r3_does_not_fire() -> None:
@@ -116,13 +129,21 @@ def test_features_and_severe_features(resource: object, severe: bool) -> None:
 
 
 def test_pre_eclampsia_with_severe_features_is_critical() -> None:
-    finding = one([*pregnant(32), bp(150, 96), lab("upcr", 60, "mg/mmol"), lab("platelets", 88, "10*9/L")], "R3")
+    finding = one(
+        [*pregnant(32), bp(150, 96), lab("upcr", 60, "mg/mmol"), lab("platelets", 88, "10*9/L")],
+        "R3",
+    )
     assert finding is not None and finding.indicator == "critical"
     assert "coagulation" in finding.orders
 
 
 def test_normal_bp_on_antihypertensive_does_not_suppress_pre_eclampsia() -> None:
-    resources = [*pregnant(30), bp(128, 82), medication("6185", "C07AG01", display="labetalol"), lab("upcr", 50, "mg/mmol")]
+    resources = [
+        *pregnant(30),
+        bp(128, 82),
+        medication("6185", "C07AG01", display="labetalol"),
+        lab("upcr", 50, "mg/mmol"),
+    ]
     finding = one(resources, "R3")
     assert finding is not None and "labetalol" in finding.headline
 
@@ -133,7 +154,12 @@ def test_dipstick_2_plus_counts_as_proteinuria() -> None:
 
 
 def test_preliminary_platelets_alone_cannot_make_it_critical() -> None:
-    resources = [*pregnant(30), bp(150, 95), lab("upcr", 40, "mg/mmol"), lab("platelets", 80, "10*9/L", status="preliminary")]
+    resources = [
+        *pregnant(30),
+        bp(150, 95),
+        lab("upcr", 40, "mg/mmol"),
+        lab("platelets", 80, "10*9/L", status="preliminary"),
+    ]
     finding = one(resources, "R3")
     assert finding is not None and finding.indicator == "warning"
 
@@ -143,7 +169,10 @@ def test_hypertension_without_features_is_not_r3() -> None:
 
 
 def test_stale_proteinuria_does_not_count() -> None:
-    assert one([*pregnant(30), bp(145, 92), lab("upcr", 60, "mg/mmol", when=ago(days=8))], "R3") is None
+    assert (
+        one([*pregnant(30), bp(145, 92), lab("upcr", 60, "mg/mmol", when=ago(days=8))], "R3")
+        is None
+    )
 
 
 # ---- R3b ----------------------------------------------------------------------------------
@@ -195,7 +224,9 @@ def test_headache_with_bp_in_last_24h_is_not_r4() -> None:
 
 
 def test_headache_with_bp_older_than_24h_is_r4() -> None:
-    assert one([*pregnant(32), symptom("headache"), bp(118, 74, when=ago(hours=25))], "R4") is not None
+    assert (
+        one([*pregnant(32), symptom("headache"), bp(118, 74, when=ago(hours=25))], "R4") is not None
+    )
 
 
 def test_headache_before_20_weeks_is_not_r4() -> None:
@@ -203,7 +234,11 @@ def test_headache_before_20_weeks_is_not_r4() -> None:
 
 
 def test_sudden_oedema_postpartum_without_bp_is_r4() -> None:
-    resources = [pregnancy_status("LA15173-0", when=ago(days=200)), delivery(ago(days=7)), symptom("oedema")]
+    resources = [
+        pregnancy_status("LA15173-0", when=ago(days=200)),
+        delivery(ago(days=7)),
+        symptom("oedema"),
+    ]
     assert one(resources, "R4") is not None
 
 

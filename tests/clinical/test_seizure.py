@@ -29,13 +29,21 @@ def test_seizure_in_pregnancy_is_critical() -> None:
 
 
 def test_seizure_postpartum_day5_is_critical() -> None:
-    resources = [pregnancy_status("LA15173-0", when=ago(days=200)), delivery(ago(days=5)), condition("seizure", onset=ago(hours=3))]
+    resources = [
+        pregnancy_status("LA15173-0", when=ago(days=200)),
+        delivery(ago(days=5)),
+        condition("seizure", onset=ago(hours=3)),
+    ]
     finding = one(resources, "R1")
     assert finding is not None and finding.indicator == "critical"
 
 
 def test_seizure_postpartum_day60_gives_no_card() -> None:
-    resources = [pregnancy_status("LA15173-0", when=ago(days=300)), delivery(ago(days=60)), condition("seizure", onset=ago(hours=3))]
+    resources = [
+        pregnancy_status("LA15173-0", when=ago(days=300)),
+        delivery(ago(days=60)),
+        condition("seizure", onset=ago(hours=3)),
+    ]
     assert one(resources, "R1") is None
     assert cards_for(resources) == []
 
@@ -56,7 +64,12 @@ def test_loss_of_consciousness_is_critical() -> None:
 
 
 def test_seizure_without_proteinuria_or_hypertension_is_still_critical() -> None:
-    resources = [*pregnant(30), symptom("seizure", when=ago(hours=1)), bp(118, 72), lab("upcr", 10, "mg/mmol")]
+    resources = [
+        *pregnant(30),
+        symptom("seizure", when=ago(hours=1)),
+        bp(118, 72),
+        lab("upcr", 10, "mg/mmol"),
+    ]
     finding = one(resources, "R1")
     assert finding is not None and finding.indicator == "critical"
 
@@ -113,7 +126,10 @@ def test_oral_magnesium_never_downgrades_seizure() -> None:
 
 
 def test_seizure_with_unknown_pregnancy_status_is_critical_with_hedged_wording() -> None:
-    resources = [pregnancy_status("LA4489-6", when=ago(days=1)), symptom("seizure", when=ago(hours=1))]
+    resources = [
+        pregnancy_status("LA4489-6", when=ago(days=1)),
+        symptom("seizure", when=ago(hours=1)),
+    ]
     cards = cards_for(resources)
     assert [rule_of(c) for c in cards] == ["R1"]
     assert cards[0].indicator == "critical"

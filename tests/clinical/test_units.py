@@ -85,7 +85,9 @@ def test_clinical_md_factors(analyte: str, value: float, unit: str, expected: fl
         (None, "furlongs", None),
     ],
 )
-def test_unit_spellings_normalise_to_ucum(code: str | None, unit: str | None, expected: str | None) -> None:
+def test_unit_spellings_normalise_to_ucum(
+    code: str | None, unit: str | None, expected: str | None
+) -> None:
     assert normalise_unit(code, unit) == expected
 
 

@@ -14,6 +14,7 @@ Hypothesis, no example database, bounded examples per operation.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,14 +57,16 @@ CHECKS = [
 POSITIVE_EXAMPLES = 200
 NEGATIVE_EXAMPLES = 100
 
-EXAMPLE_COUNTS: dict[str, int] = {}
+
+# The service whose cards the feedback operation's generated bodies are pointed at.
+FEEDBACK_SERVICE = ("prenatal-cramps-convulsions", "patient-view")
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     db: Path = tmp_path_factory.mktemp("schemathesis") / "cds.sqlite3"
     app = create_app(
-        Settings(database_url=f"sqlite:///{db}", environment="development"),
+        Settings(database_url=f"sqlite:///{db}", environment="development", clients_file=None),
         advisor=full_advisor,
         resolver=RecordingResolver(),
         clock=lambda: NOW,
@@ -83,9 +86,6 @@ def issued(api_schema: Any) -> list[tuple[str, list[str]]]:
     cards = response.json()["cards"]
     assert cards
     return [(c["uuid"], [s["uuid"] for s in c.get("suggestions", [])]) for c in cards]
-
-
-FEEDBACK_SERVICE = ("prenatal-cramps-convulsions", "patient-view")
 
 
 def _onto_issued_cards(issued: list[tuple[str, list[str]]]) -> Any:
@@ -111,8 +111,46 @@ def _onto_issued_cards(issued: list[tuple[str, list[str]]]) -> Any:
     return patch
 
 
+def _fixtures() -> dict[str, dict[str, Any]]:
+    """Sandbox fixtures (id → request), so generated paths and bodies can name real ones."""
+    out: dict[str, dict[str, Any]] = {}
+    directory = Settings().fixtures_dir
+    for request_file in sorted(directory.glob("*/request.json")) if directory.is_dir() else []:
+        request = json.loads(request_file.read_text(encoding="utf-8"))
+        if isinstance(request, dict):
+            out[request_file.parent.name] = request
+    return out
+
+
+FIXTURES = _fixtures()
+
+
+def _onto_fixture(case: Any, fixture: str) -> Any:
+    """A generated compose body whose ``request`` is a real fixture's (keyValues stay random)."""
+    body = copy.deepcopy(case.body)
+    if isinstance(body, dict):
+        body["request"] = copy.deepcopy(FIXTURES[fixture])
+        body.pop("service", None)
+        body.pop("hook", None)
+        case.body = body
+    return case
+
+
 def _strategy(operation: Any, mode: GenerationMode, issued: list[tuple[str, list[str]]]) -> Any:
     strategies = [operation.as_strategy(generation_mode=mode)]
+    if operation.path == "/sandbox/fixtures/{fixtureId}":
+        strategies += [
+            operation.as_strategy(generation_mode=mode, path_parameters={"fixtureId": fixture})
+            for fixture in sorted(FIXTURES)
+        ]
+        return st.one_of(strategies)
+    if operation.path == "/sandbox/compose" and mode == GenerationMode.POSITIVE and FIXTURES:
+        strategies.append(
+            st.tuples(
+                operation.as_strategy(generation_mode=mode), st.sampled_from(sorted(FIXTURES))
+            ).map(lambda pair: _onto_fixture(*pair))
+        )
+        return st.one_of(strategies)
     if "{id}" not in operation.path:
         return strategies[0]
     if mode == GenerationMode.NEGATIVE:
@@ -183,5 +221,4 @@ def test_operation_conforms(
         count += _run(operation, GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES, issued)
         # Bodies have a large input space: the bound, not exhaustion, must end the run.
         assert count >= POSITIVE_EXAMPLES
-    EXAMPLE_COUNTS[f"{method} {path}"] = count
     record_property("schemathesis_examples", count)

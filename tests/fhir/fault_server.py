@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,12 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128  # the default backlog (5) drops concurrent connects: 1 s SYN retry
     owner: FaultServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (the deadline cancels them) are expected, not errors."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -128,10 +128,10 @@ async def fetch(
             http,
             engine.base,
             access_token=token or engine.token,
-            request_timeout=5.0,
+            request_timeout=30.0,  # these tests are about URLs and paging, not speed
             max_pages=max_pages,
         )
-        return await client.fetch_all(queries, deadline=20.0)
+        return await client.fetch_all(queries, deadline=60.0)
 
 
 # --- every declared template against the engine
@@ -221,8 +221,8 @@ def app(tmp_path: Path) -> Iterator[tuple[TestClient, list[Evaluation]]]:
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}",
-        fhir_deadline_seconds=20.0,  # this test is about URLs, not speed
-        fhir_request_timeout_seconds=10.0,
+        fhir_deadline_seconds=60.0,  # this test is about URLs, not speed
+        fhir_request_timeout_seconds=30.0,
     )
     with TestClient(create_app(settings, clock=lambda: NOW, advisor=advisor)) as client:
         yield client, seen

@@ -150,8 +150,8 @@
         groups[label] = h("optgroup", { label: label });
         fixture.appendChild(groups[label]);
       }
-      var mark = f.worst ? " [" + f.worst + "]" : "";
-      groups[label].appendChild(h("option", { value: f.id, text: f.id + mark }));
+      var mark = f.worst ? "[" + f.worst + "] " : "";
+      groups[label].appendChild(h("option", { value: f.id, text: mark + f.id }));
     });
     var service = $("service");
     clear(service);
@@ -244,7 +244,7 @@
         { value: "bilateral", label: "both" },
       ],
       s.laterality || "",
-      "side: —"
+      "any side"
     );
     row.appendChild(h("label", { for: id + "-name", class: "visually-hidden", text: "Symptom" }));
     row.appendChild(name);
@@ -520,9 +520,9 @@
       article.appendChild(group);
     }
     if (card.links && card.links.length) {
-      var links = h("ul", { class: "links" });
+      var links = h("div", { class: "links", role: "group", "aria-label": "Links" }, h("span", { class: "muted", text: "Links:" }));
       card.links.forEach(function (l) {
-        var item = h("li");
+        var item = h("span");
         if (/^https?:\/\//i.test(l.url)) item.appendChild(h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer", text: l.label }));
         else item.appendChild(document.createTextNode(l.label));
         if (l.type === "smart") item.appendChild(h("span", { class: "tag", text: "SMART app" }));
