@@ -65,7 +65,7 @@ def run_loadgen(
     cpus: list[int] | None,
     workdir: Path,
     path: str = f"/cds-services/{charts.SERVICE_ID}",
-    token_lifetime: int = 300,
+    token_lifetime: int = 600,
 ) -> dict[str, Any]:
     config = {
         "host": "127.0.0.1",

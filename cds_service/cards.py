@@ -96,8 +96,10 @@ def _rule_sort(rules: Any, rule_id: str) -> tuple[int, str]:
 def summary_for(finding: Finding, facts: PatientFacts) -> str:
     """ "[finding + value + unit + gestation]: [action]" within 139 characters (E.2)."""
     status = facts.pregnancy.status
-    if status is PregnancyStatus.UNKNOWN:
+    if status is PregnancyStatus.UNKNOWN and finding.hedge_unknown_status:
         head, action = finding.headline, wording.UNKNOWN_STATUS_PREFIX + finding.action
+    elif status is PregnancyStatus.UNKNOWN:
+        head, action = finding.headline, finding.action
     else:
         when = facts.pregnancy.when_text()
         head, action = (f"{finding.headline} {when}" if when else finding.headline), finding.action

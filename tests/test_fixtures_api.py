@@ -81,6 +81,7 @@ def test_fixture(case: str, api: TestClient, clock: _Clock) -> None:
     for card in cards:
         assert card.get("uuid"), case
         assert len(card["summary"]) < 140, card["summary"]
+        assert not card["summary"].endswith("…"), f"{case}: summary was truncated"
         for suggestion in card.get("suggestions") or []:
             assert suggestion.get("uuid")
             for action in suggestion.get("actions") or []:

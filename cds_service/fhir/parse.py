@@ -111,15 +111,62 @@ def validate(resource: dict[str, Any]) -> Any | None:
         return None
 
 
+# Observations per code kept for validation, newest first. The rules read the latest value
+# and short histories (BP over 7 days, weight trend); older results are never graded.
+MAX_OBSERVATIONS_PER_CODE = 25
+_IGNORED_STATUSES = frozenset({"entered-in-error", "cancelled"})
+
+
+def _raw_time(resource: dict[str, Any]) -> str:
+    """Sortable effective time of a raw Observation (ISO strings sort chronologically)."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        value = resource.get(key)
+        if isinstance(value, str):
+            return value
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        value = period.get("end") or period.get("start")
+        if isinstance(value, str):
+            return value
+    issued = resource.get("issued")
+    return issued if isinstance(issued, str) else ""
+
+
+def _newest_per_code(observations: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Keep the newest observations per code (entered-in-error/cancelled never count)."""
+    groups: dict[tuple[CodeKey, ...], list[dict[str, Any]]] = {}
+    dropped = 0
+    for obs in observations:
+        if obs.get("status") in _IGNORED_STATUSES:
+            dropped += 1
+            continue
+        key = tuple(sorted(raw_codes(obs.get("code"))))
+        groups.setdefault(key, []).append(obs)
+    kept: list[dict[str, Any]] = []
+    for group in groups.values():
+        group.sort(key=_raw_time, reverse=True)
+        kept.extend(group[:MAX_OBSERVATIONS_PER_CODE])
+        dropped += max(0, len(group) - MAX_OBSERVATIONS_PER_CODE)
+    return kept, dropped
+
+
 def parse_resources(resources: Iterable[dict[str, Any]]) -> ParsedData:
-    """Filter by code, validate what is left, group by type."""
+    """Filter by code, keep the newest observations per code, validate, group by type."""
     by_type: dict[str, list[Any]] = {name: [] for name in _MODELS}
     invalid = 0
     ignored = 0
+    relevant: list[dict[str, Any]] = []
+    observations: list[dict[str, Any]] = []
     for resource in resources:
         if not isinstance(resource, dict) or not _relevant(resource):
             ignored += 1
-            continue
+        elif resource.get("resourceType") == "Observation":
+            observations.append(resource)
+        else:
+            relevant.append(resource)
+    kept, dropped = _newest_per_code(observations)
+    ignored += dropped
+    for resource in (*relevant, *kept):
         parsed = validate(resource)
         if parsed is None:
             invalid += 1

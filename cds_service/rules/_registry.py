@@ -64,6 +64,9 @@ class Finding:
     order_freshness: OrderFreshness = "routine"
     # Drop this finding when another card already shows all of its evidence (R24 flags).
     supersedable: bool = False
+    # Word the summary "if pregnant or recently pregnant" while status is unknown (1.1 #5);
+    # False for findings about the record itself (R24's request to reconcile).
+    hedge_unknown_status: bool = True
 
     @property
     def rank(self) -> int:

@@ -63,6 +63,7 @@ def _conflict(facts: PatientFacts) -> Finding | None:
         ),
         evidence=tuple(evidence),
         citation="IPS",
+        hedge_unknown_status=False,
     )
 
 

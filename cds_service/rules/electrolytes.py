@@ -284,9 +284,11 @@ def hypocalcaemia(facts: PatientFacts) -> Finding | None:
         else "review today; check ionised Ca, Mg, PTH"
     )
     gaps = []
+    source = "laboratory range" if status.measurements[0].reference_low is not None else ("default")
     notes = [
+        f"Lower limit used: {fmt_number(status.lower_limit, 2)} mmol/L ({source}).",
         "Albumin falls in pregnancy, so adjusted calcium is less reliable; ionised calcium "
-        "is preferred when available."
+        "is preferred when available.",
     ]
     if status.kind == "total":
         gaps.append(

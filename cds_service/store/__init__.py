@@ -4,8 +4,8 @@ SQLAlchemy 2 over SQLite (WAL, the default) or PostgreSQL (``CDS_DATABASE_URL``)
 schema migrations with Alembic, shipped in ``migrations/`` and run at start-up.
 """
 
+from cds_service.knowledge.systems import RULE as RULE_SYSTEM
 from cds_service.store.feedback import (
-    RULE_SYSTEM,
     FeedbackStore,
     IssuedCardRecord,
     StoreResult,

@@ -375,3 +375,21 @@ def test_irrelevant_resources_are_not_validated() -> None:
     other = observation(SNOMED, "1234567", value=1, unit="kg")
     other["valueQuantity"]["value"] = "garbage"
     assert facts_of([*pregnant(20), other]).invalid_resources == 0
+
+
+def test_only_the_newest_observations_per_code_are_validated() -> None:
+    results = [lab("potassium", 4.0 + i / 100, "mmol/L", when=ago(days=i)) for i in range(40)]
+    facts = facts_of([*pregnant(20), *results])
+    assert len(facts.history("potassium")) == 25
+    latest = facts.latest("potassium")
+    assert latest is not None and latest.value == 4.0
+
+
+def test_entered_in_error_flood_does_not_push_out_valid_results() -> None:
+    errors = [
+        lab("potassium", 2.0, "mmol/L", when=ago(hours=i), status="entered-in-error")
+        for i in range(30)
+    ]
+    valid = lab("potassium", 3.2, "mmol/L", when=ago(days=2))
+    latest = facts_of([*pregnant(20), *errors, valid]).latest("potassium")
+    assert latest is not None and latest.value == 3.2

@@ -54,8 +54,8 @@ CHECKS = [
 ]
 # Per operation and generation mode. Operations without inputs stop as soon as Hypothesis has
 # seen their whole (one-element) input space.
-POSITIVE_EXAMPLES = 200
-NEGATIVE_EXAMPLES = 100
+POSITIVE_EXAMPLES = 120
+NEGATIVE_EXAMPLES = 60
 
 
 # The service whose cards the feedback operation's generated bodies are pointed at.

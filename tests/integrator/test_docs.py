@@ -46,9 +46,7 @@ def render_services(hooks_dir: Path) -> str:
         ]
         for key, template in raw.get("prefetch", {}).items():
             names = re.findall(r"\$\{codes:([a-z0-9\-_]+)\}", template)
-            counts = ", ".join(
-                f"`{n}`: {len(expand_code_set(n).split(','))}" for n in names
-            )
+            counts = ", ".join(f"`{n}`: {len(expand_code_set(n).split(','))}" for n in names)
             lines.append(f"| `{key}` | `{template}` | {counts or '—'} |")
         lines.append("")
     lines.append(END)
