@@ -313,11 +313,16 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_logging(settings: Settings) -> None:
-    """Apply :func:`logging_config` in this process (the CLI's other commands)."""
+def configure_logging(settings: Settings) -> bool:
+    """Apply :func:`logging_config` in this process, before uvicorn starts (so the CLI's own
+    first lines are JSON too), unless logging is already set up: a host application's or a
+    test runner's root handlers are left alone. Returns whether it configured anything."""
     import logging.config
 
+    if logging.getLogger().handlers:
+        return False
     logging.config.dictConfig(logging_config(settings))
+    return True
 
 
 def worker_metrics_dir(settings: Settings) -> Path:

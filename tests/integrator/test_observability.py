@@ -194,3 +194,13 @@ def test_logging_config_formats_service_and_uvicorn_loggers_as_json(
             logging.getLogger(name).propagate = True
     assert lines[0]["msg"] == "ready" and lines[0]["workers"] == 2
     assert lines[1]["logger"] == "uvicorn.error"
+
+
+def test_configure_logging_leaves_an_existing_setup_alone() -> None:
+    from cds_service.api.observability import configure_logging
+
+    root = logging.getLogger()
+    assert root.handlers  # pytest's capture handlers: a host's logging set-up
+    before = logging.getLogger("cds_service").handlers[:]
+    assert configure_logging(Settings()) is False
+    assert logging.getLogger("cds_service").handlers == before
