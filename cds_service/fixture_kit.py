@@ -14,10 +14,13 @@ sandbox form) writes realistic FHIR R4 resources (LOINC with UCUM units, SNOMED 
 section F) and files each one under the prefetch key of the service whose query
 would return it: an EHR following the template sends exactly that.
 
-The name → code tables below are the builder's *vocabulary* (which words a person
-may type), not the service's knowledge: the rules read their own value sets in
-``cds_service.knowledge``. Codes and displays are copied from clinical.md
-(sections A, C and F); system URLs are imported from the knowledge layer.
+Every code comes from ``cds_service.knowledge`` (value sets, analytes, findings,
+medicines); this module only maps the words a person types (``hb``, ``leg-cramp``,
+``quinine``) to those concepts and picks the mass or molar LOINC code by the unit.
+
+The sandbox form reads and edits a request through :class:`KeyValues`
+(:func:`extract_key_values`, :func:`apply_key_values`); tests and ``evaluate`` compare a
+response with ``expect.json`` through :func:`check_expectations`.
 """
 
 from __future__ import annotations
@@ -336,15 +339,9 @@ def is_fixture_dir(path: Path) -> bool:
     return (path / "request.json").is_file() and (path / "expect.json").is_file()
 
 
-def list_fixtures(directory: Path) -> list[Fixture]:
-    """Every fixture folder directly under ``directory``, sorted by id."""
-    if not directory.is_dir():
-        return []
-    return [load_fixture(p) for p in sorted(directory.iterdir()) if is_fixture_dir(p)]
-
-
 def scan_fixtures(directory: Path) -> tuple[list[Fixture], list[str]]:
-    """Like :func:`list_fixtures`, but a broken fixture is reported, not raised."""
+    """Every fixture folder directly under ``directory`` (sorted by id), and the problems of
+    those that cannot be read: a broken fixture is reported, not raised."""
     fixtures: list[Fixture] = []
     problems: list[str] = []
     if directory.is_dir():

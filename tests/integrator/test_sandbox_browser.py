@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -64,14 +65,18 @@ def critical_fixture(folder: Path) -> kit.Fixture | None:
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, kit.Fixture]:
-    settings = Settings()
-    found = critical_fixture(settings.fixtures_dir)
-    if found is not None:
-        return settings.fixtures_dir, found
+    """The fixtures folder the server lists: the critical case, and a quiet patient to edit."""
     from cds_service.knowledge.prefetch_sets import expand_code_set
 
+    settings = Settings()
     folder = tmp_path_factory.mktemp("fixtures")
     registry = ServiceRegistry.from_directory(settings.hooks_dir, expand_code_set)
+    write_case(folder, registry, "quiet-30-weeks", gestational_age_days=30 * 7,
+               blood_pressure=(112, 70))  # fmt: skip
+    found = critical_fixture(settings.fixtures_dir)
+    if found is not None:
+        shutil.copytree(found.path, folder / found.id)
+        return folder, kit.load_fixture(folder / found.id)
     path = write_case(folder, registry, "seizure-postpartum-day-5-critical",
                       expect=("R1:critical",), **seizure_postpartum_spec())  # fmt: skip
     return folder, kit.load_fixture(path)
@@ -185,6 +190,33 @@ def test_critical_fixture_renders_as_a_critical_card(
         assert feedback[0]["card"] == critical[0]["uuid"]
         assert feedback[0]["outcome"] == "accepted"
         assert feedback[0]["acceptedSuggestions"] == [{"id": critical[0]["suggestions"][0]["uuid"]}]
+
+
+def test_editing_the_form_rewrites_the_request_and_changes_the_cards(page: Any) -> None:
+    page.goto("/sandbox#quiet-30-weeks")
+    page.wait_for_selector("body[data-ready='true']")
+    page.wait_for_function("() => document.getElementById('bp').value === '112/70'")
+    with page.expect_response("**/cds-services/prenatal-cramps-convulsions") as answer:
+        page.click("#run")
+    assert answer.value.json() == {"cards": []}
+    assert page.inner_text(".empty").startswith("No cards")
+
+    with page.expect_response("**/sandbox/compose"):
+        page.fill("#bp", "168/114")
+    page.click("#add-measurement")
+    row = page.locator("#measurements .row-item").last
+    row.locator("select[data-field='analyte']").select_option("hb")
+    row.locator("select[data-field='unit']").select_option("g/dL")
+    with page.expect_response("**/sandbox/compose"):
+        row.locator("input[data-field='value']").fill("6.5")
+    raw = page.input_value("#raw")
+    assert '"value": 168' in raw and '"code": "718-7"' in raw and '"value": 6.5' in raw
+
+    with page.expect_response("**/cds-services/prenatal-cramps-convulsions") as answer:
+        page.click("#run")
+    rules = {(c["indicator"], c["source"]["topic"]["code"]) for c in answer.value.json()["cards"]}
+    assert {("critical", "R2"), ("critical", "R9")} <= rules
+    assert page.locator(".card[data-indicator='critical']").count() >= 2
 
 
 def test_errors_are_shown_with_their_status(page: Any, case: tuple[Path, kit.Fixture]) -> None:
