@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import logging
 import sys
@@ -11,20 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from cds_service import cli_fixtures
-from cds_service.api.clients import check_deployment, load_clients
+from cds_service.api.clients import check_deployment, is_loopback, load_clients
 from cds_service.errors import ConfigurationError
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.cli")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -42,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"refusing to start: {exc.message}", file=sys.stderr)
         return 2
     if clients.development:
-        if not _is_loopback(args.host) and not args.insecure:
+        if not is_loopback(args.host) and not args.insecure:
             print(
                 f"refusing to bind {args.host}: development mode (no trusted clients configured) "
                 "accepts unauthenticated calls, so it binds to loopback only. Configure "
@@ -55,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "development mode, unauthenticated: no trusted clients configured "
             "(CDS_CLIENTS_FILE), every call is accepted without a JWT; bound to %s%s",
             args.host,
-            "" if _is_loopback(args.host) else " (--insecure)",
+            "" if is_loopback(args.host) else " (--insecure)",
         )
     else:
         log.info("caller authentication on: %d trusted client(s)", len(clients))

@@ -167,12 +167,13 @@ def _url(value: Any, where: str) -> str:
     parts = urlsplit(value)
     if parts.scheme == "https" and parts.hostname:
         return value
-    if parts.scheme == "http" and _loopback(parts.hostname or ""):
+    if parts.scheme == "http" and is_loopback(parts.hostname or ""):
         return value
     raise ConfigurationError(f"{where}: {value!r} must be an https URL (http only on loopback)")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
