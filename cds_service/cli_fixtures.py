@@ -495,7 +495,8 @@ def add_commands(sub: Any) -> None:
             dest="m_" + name.replace("-", "_"),
             action="append",
             metavar="VALUEUNIT",
-            help=f"{key.replace('_', ' ')} ({units})",
+            # argparse %-formats help strings: escape units such as "%".
+            help=f"{key.replace('_', ' ')} ({units})".replace("%", "%%"),
         )
     findings.add_argument(
         "--lab",
