@@ -309,6 +309,10 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
+            # httpx logs "HTTP Request: GET <url>" at INFO, and FHIR search URLs carry the
+            # patient id: keep the HTTP client libraries at WARNING whatever the level.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }
 

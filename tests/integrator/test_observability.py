@@ -183,15 +183,21 @@ def test_logging_config_formats_service_and_uvicorn_loggers_as_json(
 ) -> None:
     settings = Settings(log_level="INFO", log_json=True)
     previous = {n: logging.getLogger(n).handlers[:] for n in ("cds_service", "uvicorn")}
+    levels = {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
     try:
         logging.config.dictConfig(logging_config(settings))
         logging.getLogger("cds_service.test").info("ready", extra={"workers": 2})
         logging.getLogger("uvicorn.error").info("Started server process")
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        # FHIR search URLs carry the patient id: httpx's INFO request lines stay off.
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
     finally:
         for name, handlers in previous.items():
             logging.getLogger(name).handlers = handlers
             logging.getLogger(name).propagate = True
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     assert lines[0]["msg"] == "ready" and lines[0]["workers"] == 2
     assert lines[1]["logger"] == "uvicorn.error"
 
