@@ -141,7 +141,12 @@ def evaluate(
     """Facts for the call, then every selected rule that passes the scope gate."""
     facts = build_facts(evaluation, policy)
     selected = select_rules(evaluation.rule_families, evaluation.hook, rules)
-    return run_rules(facts, selected)
+    result = run_rules(facts, selected)
+    # Validation is lazy: the count covers the resources the rules actually read.
+    invalid = facts.invalid_resources
+    if invalid:
+        log.warning("skipped invalid FHIR resources", extra={"invalid": invalid})
+    return result
 
 
 # ---- start-up check: every rule's data needs are covered by the service's prefetch ------

@@ -119,19 +119,13 @@ def create_app(
         result = await call_service(
             state.registry, state.resolver, state.advisor, service_id, body, state.clock
         )
-        await store.remember(  # off the event loop; logs and answers if the store fails
-            result.response.cards,
-            service_id=service_id,
-            hook=result.evaluation.hook,
-            hook_instance=str(body.get("hookInstance")),
-            issued_at=result.evaluation.now,
-        )
+        hook_instance = str(body.get("hookInstance"))
         log.info(
             "hook call",
             extra={
                 "hook": result.evaluation.hook,
                 "service": service_id,
-                "hook_instance": body.get("hookInstance"),
+                "hook_instance": hook_instance,
                 "cards": len(result.response.cards),
                 "resources": len(result.evaluation.data.resources),
                 "gaps": len(result.evaluation.data.gaps),
@@ -139,7 +133,20 @@ def create_app(
             },
         )
         observability.record_call(request.app, request.scope, service_id, result)
-        return JsonResponse(result.response.wire())
+        cards, evaluation = result.response.cards, result.evaluation
+        hook, issued_at = evaluation.hook, evaluation.now
+        answer = JsonResponse(result.response.wire())
+        # The call's FHIR data (megabytes at a few hundred resources) is not needed to record the
+        # cards: drop it before waiting on the store, so calls run during the wait don't stack it.
+        del body, result, evaluation
+        await store.remember(  # off the event loop; logs and answers if the store fails
+            cards,
+            service_id=service_id,
+            hook=hook,
+            hook_instance=hook_instance,
+            issued_at=issued_at,
+        )
+        return answer
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -92,6 +92,27 @@ def effective_time(resource: Any) -> datetime | None:
     return None
 
 
+def raw_effective_time(resource: dict[str, Any]) -> datetime | None:
+    """:func:`effective_time` read from a raw Observation dict (no validation).
+
+    For a resource that validates, this equals ``effective_time`` of its model: both read
+    the same string, and ``fhir.resources`` parses dateTime/instant as
+    ``datetime.fromisoformat`` does (fractions truncated to microseconds; partial dates and
+    leap seconds kept as strings).
+    """
+    for attr in ("effectiveDateTime", "effectiveInstant", "performedDateTime"):
+        found = to_datetime(resource.get(attr))
+        if found is not None:
+            return found
+    for attr in ("effectivePeriod", "performedPeriod"):
+        period = resource.get(attr)
+        if isinstance(period, dict):
+            found = to_datetime(period.get("end")) or to_datetime(period.get("start"))
+            if found is not None:
+                return found
+    return None
+
+
 def codeable_code_in(concepts: Any, system: str, codes: frozenset[str]) -> bool:
     for concept in concepts or []:
         for key in concept_keys(concept):

@@ -10,21 +10,23 @@ for its unit is not graded: it becomes a :class:`UnitProblem` (R24).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple, overload
 
 from cds_service.facts.common import (
     ACCEPTED_RESULT_STATUSES,
     code_of,
     concept_keys,
     effective_time,
+    raw_effective_time,
     reference_of,
     to_datetime,
 )
 from cds_service.facts.model import BloodPressure, Measurement, UnitProblem, UnitProblemKind
+from cds_service.fhir.parse import Candidate, raw_codes, raw_component_codes
 from cds_service.knowledge import codes as c
 from cds_service.knowledge.analytes import ANALYTE_BY_CODE, ANALYTES, BP_PANEL, AnalyteDef
 from cds_service.knowledge.codes import CodeKey
@@ -269,86 +271,472 @@ def _raw_value_inner(
 
 @dataclass(frozen=True)
 class MeasurementFacts:
-    measurements: Mapping[str, tuple[Measurement, ...]]
-    unit_problems: tuple[UnitProblem, ...]
-    blood_pressures: tuple[BloodPressure, ...]
+    measurements: Mapping[str, Series]
+    unit_problems: UnitProblems
+    blood_pressures: BloodPressures
+
+
+# ---------------------------------------------------------------------------------------
+# Choosing on raw JSON, validating lazily
+#
+# Every kept Observation of an analyte becomes an _Entry with its sort key read from the raw
+# JSON; a Series validates entries newest first, only as far as a reader goes (``latest``
+# validates until the first valid, gradable value; ``within(…, 7)`` until the first value
+# older than 7 days). The raw key equals the typed one for every resource that validates
+# (same strings, parsed the same way), and entries keep their input order on ties, so the
+# values and their order are exactly those of validating everything first.
+# ---------------------------------------------------------------------------------------
+
+_BP_ANALYTES = frozenset({"systolic_bp", "diastolic_bp"})
+
+
+class _RawQuantity(NamedTuple):
+    """A raw Quantity dict seen through the attributes ``_grade_quantity`` reads."""
+
+    value: Any
+    code: Any
+    unit: Any
+
+
+def _raw_sort_key(raw: dict[str, Any]) -> tuple[datetime, datetime]:
+    """``_Raw.sort_key`` of an Observation, from its raw JSON."""
+    issued = to_datetime(raw.get("issued"))
+    when = raw_effective_time(raw) or issued
+    return (when or _EPOCH, issued or _EPOCH)
+
+
+def _typed_when(obs: Any) -> datetime | None:
+    return effective_time(obs) or to_datetime(getattr(obs, "issued", None))
+
+
+class _Entry:
+    """One kept Observation of an analyte (or a BP panel), not validated yet."""
+
+    __slots__ = ("_key", "candidate", "code")
+
+    def __init__(self, candidate: Candidate, code: CodeKey | None) -> None:
+        self.candidate = candidate
+        self.code = code
+        self._key: tuple[datetime, datetime] | None = None
+
+    @property
+    def key(self) -> tuple[datetime, datetime]:
+        if self._key is None:
+            self._key = _raw_sort_key(self.candidate.raw)
+        return self._key
+
+    def _model(self) -> tuple[Any, str] | None:
+        obs = self.candidate.model()
+        if obs is None:
+            return None
+        status = code_of(obs, "status") or "unknown"
+        if status not in ACCEPTED_RESULT_STATUSES:  # filtered on raw JSON already
+            return None
+        return obs, status
+
+    def read(self, analyte: AnalyteDef) -> _Raw | None:
+        """The typed candidate value, or ``None`` when the resource is not valid FHIR."""
+        found = self._model()
+        if found is None or self.code is None:
+            return None
+        obs, status = found
+        return _raw_value(analyte, self.code, obs, obs, status, _typed_when(obs))
+
+    def read_panel(self) -> BloodPressure | None:
+        found = self._model()
+        if found is None:
+            return None
+        obs, status = found
+        return _panel_bp(obs, status, _typed_when(obs))
+
+    def may_have_problem(self, analyte: AnalyteDef) -> bool:
+        """``False`` only if this value certainly grades without a UnitProblem when the
+        resource validates (the typed reading sees the same strings and numbers)."""
+        raw = self.candidate.raw
+        if analyte.kind == "record":
+            return False
+        if analyte.kind == "ordinal":
+            concept = raw.get("valueCodeableConcept")
+            return not any(
+                system == c.SNOMED and code in _DIPSTICK_CODES
+                for system, code in raw_codes(concept)
+            )
+        quantity = raw.get("valueQuantity")
+        if quantity is None:
+            return not (analyte.unitless_ok and raw.get("valueInteger") is not None)
+        if not isinstance(quantity, dict):
+            return True
+        value, code, unit = quantity.get("value"), quantity.get("code"), quantity.get("unit")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        if not isinstance(code, (str, type(None))) or not isinstance(unit, (str, type(None))):
+            return True
+        try:
+            return _grade_quantity(analyte, _RawQuantity(value, code, unit))[3] is not None
+        except (ArithmeticError, ValueError, TypeError):
+            return True
+
+    def may_carry(self, interpretations: frozenset[str]) -> bool:
+        """Whether any interpretation coding of the raw resource has one of these codes."""
+        concepts = self.candidate.raw.get("interpretation")
+        if not isinstance(concepts, list):
+            return False
+        for concept in concepts:
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            if not isinstance(codings, list):
+                continue
+            for coding in codings:
+                code = coding.get("code") if isinstance(coding, dict) else None
+                if isinstance(code, str) and code in interpretations:
+                    return True
+        return False
+
+
+class Series(Sequence[Measurement]):
+    """The gradable values of one analyte, newest first, validated as they are read.
+
+    Behaves as the tuple of every valid, gradable value (``values[0]``, ``bool(values)``,
+    iteration, ``len``); reading stops validating as soon as the reader stops.
+    """
+
+    __slots__ = (
+        "_entries",
+        "_first_key",
+        "_indexes",
+        "_items",
+        "_next",
+        "_now",
+        "_problem",
+        "_stale_before",
+        "_window",
+        "analyte",
+    )
+
+    def __init__(
+        self,
+        analyte: AnalyteDef,
+        entries: list[_Entry],
+        now: datetime,
+        window: timedelta,
+        stale_before: datetime | None = None,
+    ) -> None:
+        self.analyte = analyte
+        self._entries = entries  # input order until the first read sorts them
+        self._next = -1
+        self._items: list[Measurement] = []
+        self._indexes: list[int] = []
+        self._first_key: tuple[datetime, datetime] | None = None
+        self._problem: _Raw | None = None
+        self._now = now
+        self._window = window
+        self._stale_before = stale_before
+
+    def _advance(self) -> bool:
+        """Read the next entry; ``False`` when none is left."""
+        if self._next < 0:
+            if len(self._entries) > 1:  # newest first, input order on ties (stable sort)
+                self._entries = sorted(self._entries, key=lambda e: e.key, reverse=True)
+            self._next = 0
+        if self._next >= len(self._entries):
+            return False
+        entry = self._entries[self._next]
+        self._next += 1
+        raw = entry.read(self.analyte)
+        if raw is None:
+            return True
+        if raw.problem is None and raw.value is not None and raw.unit is not None:
+            m = _measurement(raw, self._now, self._window)
+            if (
+                self._stale_before is not None
+                and m.when is not None
+                and m.when < self._stale_before
+            ):
+                m = replace(m, stale=True)
+            if not self._items:
+                self._first_key = raw.sort_key
+            self._items.append(m)
+            self._indexes.append(entry.candidate.index)
+        elif raw.problem is not None and not self._items and self._problem is None:
+            self._problem = raw
+        return True
+
+    def _fill(self, count: int) -> bool:
+        while len(self._items) < count and self._advance():
+            pass
+        return len(self._items) >= count
+
+    def _fill_all(self) -> None:
+        while self._advance():
+            pass
+
+    @overload
+    def __getitem__(self, index: int) -> Measurement: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Measurement]: ...
+
+    def __getitem__(self, index: int | slice) -> Measurement | Sequence[Measurement]:
+        if isinstance(index, slice):
+            self._fill_all()
+            return tuple(self._items[index])
+        if index < 0:
+            self._fill_all()
+        elif not self._fill(index + 1):
+            raise IndexError(index)
+        return self._items[index]
+
+    def __len__(self) -> int:
+        self._fill_all()
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return self._fill(1)
+
+    def __iter__(self) -> Iterator[Measurement]:
+        i = 0
+        while self._fill(i + 1):
+            yield self._items[i]
+            i += 1
+
+    def __repr__(self) -> str:
+        return f"Series({self.analyte.key!r}, read={len(self._items)}, of={len(self._entries)})"
+
+    @property
+    def entries(self) -> int:
+        """How many candidate Observations this analyte has (validated or not)."""
+        return len(self._entries)
+
+    def unit_problem(self) -> _Raw | None:
+        """The newest value that could not be graded, if newer than the newest gradable one.
+
+        Once the latest value has been read this is already known. Before, the raw JSON is
+        screened first: when no Observation of the analyte can fail grading, there is no
+        problem and nothing is validated; otherwise the values down to the newest gradable
+        one are validated.
+        """
+        if self._next < 0 and not any(e.may_have_problem(self.analyte) for e in self._entries):
+            return None
+        self._fill(1)
+        problem = self._problem
+        if problem is None:
+            return None
+        if self._first_key is not None and not problem.sort_key > self._first_key:
+            return None
+        return problem
+
+    def may_carry(self, interpretations: frozenset[str]) -> bool:
+        """Whether any of its Observations has one of these interpretation codes (raw JSON):
+        ``False`` means no value of this analyte can carry them, nothing validated."""
+        return any(e.may_carry(interpretations) for e in self._entries)
+
+    def first_index(self) -> int:
+        """Input position of this analyte's first valid Observation (the order in which the
+        analytes appeared when every Observation was validated up front)."""
+        for entry in sorted(self._entries, key=lambda e: e.candidate.index):
+            if entry._model() is not None:
+                return entry.candidate.index
+        return len(self._entries) + 1_000_000
+
+    def indexed(self) -> list[tuple[int, Measurement]]:
+        """Every value with its input position (all entries validated)."""
+        self._fill_all()
+        return list(zip(self._indexes, self._items, strict=True))
+
+
+class UnitProblems(Sequence[UnitProblem]):
+    """The newest ungradable value of each analyte when newer than its newest gradable one
+    (R24), newest first; worked out on first read, when the rules that read values have
+    already validated most of what it needs."""
+
+    __slots__ = ("_items", "_series")
+
+    def __init__(self, series: Mapping[str, Series]) -> None:
+        self._series = series
+        self._items: tuple[UnitProblem, ...] | None = None
+
+    def _all(self) -> tuple[UnitProblem, ...]:
+        if self._items is None:
+            found: list[tuple[int, UnitProblem]] = []
+            for key, values in self._series.items():
+                r = values.unit_problem()
+                if r is None or r.problem is None:
+                    continue
+                problem = UnitProblem(
+                    key,
+                    r.problem,
+                    r.reported_value,
+                    r.raw_unit,
+                    r.code,
+                    r.when,
+                    r.status,
+                    r.interpretation,
+                    r.reference,
+                )
+                found.append((values.first_index(), problem))
+            found.sort(key=lambda item: item[0])  # the analytes' order of appearance
+            problems = [p for _, p in found]
+            problems.sort(key=lambda p: p.when or _EPOCH, reverse=True)
+            self._items = tuple(problems)
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> UnitProblem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[UnitProblem]: ...
+
+    def __getitem__(self, index: int | slice) -> UnitProblem | Sequence[UnitProblem]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[UnitProblem]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return f"UnitProblems({self._all()!r})"
+
+
+class BloodPressures(Sequence[BloodPressure]):
+    """Every BP reading newest first: panels validated as they are read, merged with the
+    readings paired from separate systolic/diastolic Observations (panels first on ties)."""
+
+    __slots__ = ("_items", "_now", "_p", "_paired", "_panels", "_q", "_window")
+
+    def __init__(
+        self,
+        panels: list[_Entry],
+        paired: list[BloodPressure],
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        self._panels = panels  # input order until the first read sorts them
+        self._paired = sorted(paired, key=lambda b: b.when or _EPOCH, reverse=True)
+        self._p = -1
+        self._q = 0
+        self._items: list[BloodPressure] = []
+        self._now = now
+        self._window = window
+
+    def _stale(self, b: BloodPressure) -> BloodPressure:
+        return BloodPressure(
+            b.systolic,
+            b.diastolic,
+            b.when,
+            b.status,
+            b.references,
+            stale=b.when is None or self._now - b.when > self._window,
+        )
+
+    def _advance(self) -> bool:
+        if self._p < 0:
+            if len(self._panels) > 1:  # newest first, input order on ties (stable sort)
+                self._panels = sorted(self._panels, key=lambda e: e.key[0], reverse=True)
+            self._p = 0
+        panel = self._panels[self._p] if self._p < len(self._panels) else None
+        pair = self._paired[self._q] if self._q < len(self._paired) else None
+        if panel is None and pair is None:
+            return False
+        if panel is not None and (pair is None or panel.key[0] >= (pair.when or _EPOCH)):
+            self._p += 1
+            reading = panel.read_panel()
+            if reading is not None:
+                self._items.append(self._stale(reading))
+        else:
+            assert pair is not None
+            self._q += 1
+            self._items.append(self._stale(pair))
+        return True
+
+    def _fill(self, count: int) -> bool:
+        while len(self._items) < count and self._advance():
+            pass
+        return len(self._items) >= count
+
+    @overload
+    def __getitem__(self, index: int) -> BloodPressure: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[BloodPressure]: ...
+
+    def __getitem__(self, index: int | slice) -> BloodPressure | Sequence[BloodPressure]:
+        if isinstance(index, slice):
+            while self._advance():
+                pass
+            return tuple(self._items[index])
+        if index < 0:
+            while self._advance():
+                pass
+        elif not self._fill(index + 1):
+            raise IndexError(index)
+        return self._items[index]
+
+    def __len__(self) -> int:
+        while self._advance():
+            pass
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return self._fill(1)
+
+    def __iter__(self) -> Iterator[BloodPressure]:
+        i = 0
+        while self._fill(i + 1):
+            yield self._items[i]
+            i += 1
+
+    def __repr__(self) -> str:
+        return f"BloodPressures(read={len(self._items)})"
 
 
 def build_measurements(
-    observations: tuple[Any, ...], now: datetime, policy: Policy
+    observations: Sequence[Candidate],
+    now: datetime,
+    policy: Policy,
+    stale_before: Mapping[str, datetime] | None = None,
 ) -> MeasurementFacts:
-    raws: list[_Raw] = []
-    panel_bps: list[BloodPressure] = []
-    for obs in observations:
-        status = code_of(obs, "status") or "unknown"
-        if status not in ACCEPTED_RESULT_STATUSES:
+    """Group kept Observations by analyte on raw JSON; validate only what is read.
+
+    ``stale_before``: per analyte, values taken before this time are stale whatever their
+    age (Hb taken before iron started).
+    """
+    by_analyte: dict[str, list[_Entry]] = {}
+    panels: list[_Entry] = []
+    for candidate in observations:
+        raw = candidate.raw
+        status = raw.get("status")
+        if not isinstance(status, str) or status not in ACCEPTED_RESULT_STATUSES:
             continue
-        when = effective_time(obs) or to_datetime(getattr(obs, "issued", None))
-        keys = concept_keys(obs.code)
-        if BP_PANEL.key in keys or any(
-            ANALYTE_BY_CODE.get(k) in ("systolic_bp", "diastolic_bp") for k in _component_keys(obs)
+        keys = candidate.codes
+        if BP_PANEL.key in keys or (
+            "component" in raw
+            and any(ANALYTE_BY_CODE.get(k) in _BP_ANALYTES for k in raw_component_codes(raw))
         ):
-            bp = _panel_bp(obs, status, when)
-            if bp is not None:
-                panel_bps.append(bp)
+            panels.append(_Entry(candidate, None))
             continue
         analyte_key, code = _analyte_of(keys)
         if analyte_key is None or code is None:
             continue
-        raws.append(_raw_value(ANALYTES[analyte_key], code, obs, obs, status, when))
+        entries = by_analyte.get(analyte_key)
+        if entries is None:
+            by_analyte[analyte_key] = [_Entry(candidate, code)]
+        else:
+            entries.append(_Entry(candidate, code))
 
-    by_analyte: dict[str, list[_Raw]] = defaultdict(list)
-    for raw in raws:
-        by_analyte[raw.analyte].append(raw)
-
-    measurements: dict[str, tuple[Measurement, ...]] = {}
-    problems: list[UnitProblem] = []
-    for key, items in by_analyte.items():
+    restale = stale_before or {}
+    series: dict[str, Series] = {}
+    for key, entries in by_analyte.items():
         analyte = ANALYTES[key]
-        items.sort(key=lambda r: r.sort_key, reverse=True)
-        valid = [
-            r for r in items if r.problem is None and r.value is not None and r.unit is not None
-        ]
         window = timedelta(days=policy.staleness_for(analyte.freshness))
-        measurements[key] = tuple(_measurement(r, now, window) for r in valid)
-        newest_valid = valid[0].sort_key if valid else None
-        for r in items:
-            if r.problem is None:
-                continue
-            if newest_valid is None or r.sort_key > newest_valid:
-                problems.append(
-                    UnitProblem(
-                        key,
-                        r.problem,
-                        r.reported_value,
-                        r.raw_unit,
-                        r.code,
-                        r.when,
-                        r.status,
-                        r.interpretation,
-                        r.reference,
-                    )
-                )
-                break  # only the newest problem per analyte matters
+        series[key] = Series(analyte, entries, now, window, restale.get(key))
 
-    bps = _blood_pressures(
-        raws_bp=[r for r in raws if r.analyte in ("systolic_bp", "diastolic_bp")],
-        panels=panel_bps,
-        now=now,
-        policy=policy,
-    )
-    problems.sort(key=lambda p: p.when or _EPOCH, reverse=True)
-    return MeasurementFacts(measurements, tuple(problems), bps)
+    paired = _blood_pressures(series.get("systolic_bp"), series.get("diastolic_bp"), policy)
+    bps = BloodPressures(panels, paired, now, timedelta(days=policy.staleness_for("vital")))
+    return MeasurementFacts(MappingProxyType(series), UnitProblems(series), bps)
 
 
-def _component_keys(obs: Any) -> list[CodeKey]:
-    out: list[CodeKey] = []
-    for comp in getattr(obs, "component", None) or []:
-        out.extend(concept_keys(comp.code))
-    return out
-
-
-def _analyte_of(keys: list[CodeKey]) -> tuple[str | None, CodeKey | None]:
+def _analyte_of(keys: Sequence[CodeKey]) -> tuple[str | None, CodeKey | None]:
     for key in keys:
         found = ANALYTE_BY_CODE.get(key)
         if found is not None:
@@ -384,7 +772,7 @@ def _panel_bp(obs: Any, status: str, when: datetime | None) -> BloodPressure | N
     values: dict[str, float] = {}
     for comp in getattr(obs, "component", None) or []:
         analyte_key, _ = _analyte_of(concept_keys(comp.code))
-        if analyte_key not in ("systolic_bp", "diastolic_bp"):
+        if analyte_key not in _BP_ANALYTES:
             continue
         value, _, _, problem = _grade_quantity(
             ANALYTES[analyte_key], getattr(comp, "valueQuantity", None)
@@ -399,18 +787,26 @@ def _panel_bp(obs: Any, status: str, when: datetime | None) -> BloodPressure | N
     )
 
 
+def _sort_key(m: Measurement) -> tuple[datetime, datetime]:
+    return (m.when or m.issued or _EPOCH, m.issued or _EPOCH)
+
+
 def _blood_pressures(
-    raws_bp: list[_Raw], panels: list[BloodPressure], now: datetime, policy: Policy
-) -> tuple[BloodPressure, ...]:
-    """Panels as they are; separate SBP/DBP Observations paired within ``bp_pairing_minutes``."""
+    systolic_values: Series | None, diastolic_values: Series | None, policy: Policy
+) -> list[BloodPressure]:
+    """Separate SBP/DBP Observations paired within ``bp_pairing_minutes`` (staleness is set
+    by :class:`BloodPressures`). Pairing walks every separate reading, oldest first."""
+    if systolic_values is None and diastolic_values is None:
+        return []
     pairing = timedelta(minutes=policy.bp_pairing_minutes)
+    # Input order first (ties keep it), then oldest first, as when everything was validated.
     systolic = sorted(
-        (r for r in raws_bp if r.analyte == "systolic_bp" and r.problem is None),
-        key=lambda r: r.sort_key,
+        (m for _, m in sorted(systolic_values.indexed() if systolic_values else [])),
+        key=_sort_key,
     )
-    diastolic = [r for r in raws_bp if r.analyte == "diastolic_bp" and r.problem is None]
+    diastolic = [m for _, m in sorted(diastolic_values.indexed() if diastolic_values else [])]
     used: set[int] = set()
-    readings = list(panels)
+    readings: list[BloodPressure] = []
     for s in systolic:
         best: tuple[timedelta, int] | None = None
         for i, d in enumerate(diastolic):
@@ -438,17 +834,4 @@ def _blood_pressures(
                     None, d.value, d.when, d.status, (d.reference,) if d.reference else ()
                 )
             )
-    window = timedelta(days=policy.staleness_for("vital"))
-    out = [
-        BloodPressure(
-            b.systolic,
-            b.diastolic,
-            b.when,
-            b.status,
-            b.references,
-            stale=b.when is None or now - b.when > window,
-        )
-        for b in readings
-    ]
-    out.sort(key=lambda b: b.when or _EPOCH, reverse=True)
-    return tuple(out)
+    return readings

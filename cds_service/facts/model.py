@@ -7,14 +7,15 @@ reference, date and status it came from so a card can show exactly what it used.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 from cds_service.fhir.data import DataGap
+from cds_service.fhir.parse import ValidationStats
 from cds_service.knowledge.analytes import ANALYTES
 from cds_service.knowledge.codes import CodeKey
 from cds_service.knowledge.policy import DEFAULT_POLICY, Policy
@@ -332,6 +333,14 @@ def _freeze(m: Mapping[str, tuple[object, ...]]) -> Mapping[str, tuple[object, .
     return MappingProxyType(dict(m))
 
 
+class Screened(Protocol):
+    """Values that can tell, before validating anything, whether a flag may be present."""
+
+    def may_carry(self, interpretations: frozenset[str]) -> bool: ...
+
+    def first_index(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class PatientFacts:
     """Everything the rules may read about one patient, as of ``now``.
@@ -339,6 +348,11 @@ class PatientFacts:
     ``measurements[analyte]`` and ``symptoms[key]`` are newest first. Use the helper
     methods below rather than indexing, so that status and staleness are applied the same
     way in every rule.
+
+    ``measurements``, ``blood_pressures`` and ``unit_problems`` are lazy sequences
+    (``facts.measurements``): each Observation is validated with fhir.resources only when a
+    reader reaches it, newest first, so read as little as the rule needs (``latest``,
+    ``within``, ``bps_within`` stop at the first value they do not need).
     """
 
     now: datetime
@@ -346,15 +360,18 @@ class PatientFacts:
     hook: str
     pregnancy: PregnancyState
     patient: PatientInfo = field(default_factory=PatientInfo)
-    measurements: Mapping[str, tuple[Measurement, ...]] = field(default_factory=dict)
-    unit_problems: tuple[UnitProblem, ...] = ()
-    blood_pressures: tuple[BloodPressure, ...] = ()
+    measurements: Mapping[str, Sequence[Measurement]] = field(default_factory=dict)
+    unit_problems: Sequence[UnitProblem] = ()
+    blood_pressures: Sequence[BloodPressure] = ()
     symptoms: Mapping[str, tuple[SymptomFact, ...]] = field(default_factory=dict)
     medications: tuple[MedicationFact, ...] = ()
     orders: tuple[OrderFact, ...] = ()
     data_gaps: tuple[DataGap, ...] = ()
     encounter_id: str | None = None
-    invalid_resources: int = 0
+    invalid_drafts: int = 0
+    # Counts of the call's FHIR validation; validation is lazy (facts.measurements), so the
+    # count grows as rules read values.
+    validation: ValidationStats = field(default_factory=ValidationStats, compare=False, repr=False)
     # order-select: references ("MedicationRequest/x") of the newly selected draft orders.
     selections: tuple[str, ...] = ()
     policy: Policy = DEFAULT_POLICY
@@ -371,12 +388,40 @@ class PatientFacts:
         return value if value is not None and not value.stale else None
 
     def history(self, analyte: str) -> tuple[Measurement, ...]:
-        return self.measurements.get(analyte, ())
+        return tuple(self.measurements.get(analyte, ()))
 
     def within(self, analyte: str, days: float) -> tuple[Measurement, ...]:
         """Values of ``analyte`` measured in the last ``days`` days (newest first)."""
         cutoff = self.now - timedelta(days=days)
-        return tuple(m for m in self.history(analyte) if m.when is not None and m.when >= cutoff)
+        out: list[Measurement] = []
+        # Newest first (undated last): stop at the first older value, so that a lazily
+        # validated history is read only as far back as the window goes.
+        for m in self.measurements.get(analyte, ()):
+            if m.when is None or m.when < cutoff:
+                break
+            out.append(m)
+        return tuple(out)
+
+    def critical_flags(self, interpretations: frozenset[str]) -> tuple[Measurement, ...]:
+        """The latest value of each analyte when it is current (not stale) and its
+        interpretation includes one of ``interpretations``; in ``measurements`` order."""
+        found: list[tuple[int, Measurement]] = []
+        for position, values in enumerate(self.measurements.values()):
+            screened = values if hasattr(values, "may_carry") else None
+            if screened is not None and not cast(Screened, screened).may_carry(interpretations):
+                continue  # no Observation of this analyte carries such a code: none validated
+            latest = values[0] if values else None
+            if latest is None or latest.stale or not latest.interpretation & interpretations:
+                continue
+            order = position if screened is None else cast(Screened, screened).first_index()
+            found.append((order, latest))
+        found.sort(key=lambda item: item[0])
+        return tuple(m for _, m in found)
+
+    @property
+    def invalid_resources(self) -> int:
+        """Resources skipped as invalid so far (the hook's draft orders included)."""
+        return self.validation.invalid + self.invalid_drafts
 
     def unit_problem(self, analyte: str) -> UnitProblem | None:
         return next((p for p in self.unit_problems if p.analyte == analyte), None)
@@ -387,7 +432,12 @@ class PatientFacts:
 
     def bps_within(self, hours: float) -> tuple[BloodPressure, ...]:
         cutoff = self.now - timedelta(hours=hours)
-        return tuple(b for b in self.blood_pressures if b.when is not None and b.when >= cutoff)
+        out: list[BloodPressure] = []
+        for b in self.blood_pressures:  # newest first, undated last
+            if b.when is None or b.when < cutoff:
+                break
+            out.append(b)
+        return tuple(out)
 
     # ---- symptoms ----
     def symptom(self, key: str, within_days: float | None = None) -> SymptomFact | None:

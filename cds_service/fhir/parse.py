@@ -1,13 +1,23 @@
 """Typed FHIR R4 (``fhir.resources.R4B``) views of the resources the engine reads.
 
-Raw JSON is filtered by code *first* (a dict lookup per coding), so resources no rule
-reads are never validated. A resource that fails validation is skipped and counted,
-never a 500; only counts are logged (no PHI).
+Validation is the expensive step (~100 µs per resource), so it happens as late as possible:
+
+* raw JSON is filtered by code *first* (a dict lookup per coding against precomputed
+  frozensets); resources no rule reads are never validated;
+* the Observations that pass are grouped by code and only the newest
+  ``MAX_OBSERVATIONS_PER_CODE`` of each code are kept (entered-in-error/cancelled never
+  count), still as raw JSON;
+* every kept resource becomes a :class:`Candidate`: its ``model()`` validates it on first
+  use and caches the result. The fact builders decide, on raw JSON, which candidates they
+  need at all and in which order (newest first), so that a chart's years of history are
+  not validated to read the latest value.
+
+A resource that fails validation is skipped and counted (:class:`ValidationStats`), never
+a 500; only counts are logged (no PHI).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,10 +33,8 @@ from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.knowledge.codes import CodeKey
-from cds_service.knowledge.systems import canonical_system
+from cds_service.knowledge.systems import CANONICAL_SYSTEMS as _CANONICAL
 from cds_service.knowledge.value_sets import PREFETCH_CODE_SETS
-
-log = logging.getLogger("cds_service.fhir.parse")
 
 
 def _codes(*set_names: str) -> frozenset[CodeKey]:
@@ -59,45 +67,49 @@ def raw_codes(concept: Any) -> list[CodeKey]:
     out: list[CodeKey] = []
     if not isinstance(concept, dict):
         return out
-    for coding in concept.get("coding") or []:
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return out
+    for coding in codings:
         if not isinstance(coding, dict):
             continue
-        system = canonical_system(coding.get("system"))
+        system = coding.get("system")
         code = coding.get("code")
         if isinstance(system, str) and isinstance(code, str):
-            out.append((system, code))
+            out.append((_CANONICAL.get(system, system), code))
     return out
+
+
+def raw_component_codes(resource: dict[str, Any]) -> list[CodeKey]:
+    """(system, code) pairs of every ``component.code`` of a raw Observation."""
+    out: list[CodeKey] = []
+    components = resource.get("component")
+    if isinstance(components, list):
+        for component in components:
+            if isinstance(component, dict):
+                out.extend(raw_codes(component.get("code")))
+    return out
+
+
+def _relevant_observation(resource: dict[str, Any], codes: list[CodeKey]) -> bool:
+    if not OBSERVATION_CODES.isdisjoint(codes):
+        return True
+    return "component" in resource and not OBSERVATION_CODES.isdisjoint(
+        raw_component_codes(resource)
+    )
 
 
 def _relevant(resource: dict[str, Any]) -> bool:
     rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        return False
     if rtype == "Observation":
-        keys = raw_codes(resource.get("code"))
-        for component in resource.get("component") or []:
-            if isinstance(component, dict):
-                keys.extend(raw_codes(component.get("code")))
-        return any(k in OBSERVATION_CODES for k in keys)
+        return _relevant_observation(resource, raw_codes(resource.get("code")))
     if rtype == "Condition":
-        return any(k in CONDITION_CODES for k in raw_codes(resource.get("code")))
+        return not CONDITION_CODES.isdisjoint(raw_codes(resource.get("code")))
     if rtype == "Procedure":
-        return any(k in PROCEDURE_CODES for k in raw_codes(resource.get("code")))
+        return not PROCEDURE_CODES.isdisjoint(raw_codes(resource.get("code")))
     return rtype in _MODELS
-
-
-@dataclass(frozen=True)
-class ParsedData:
-    """Validated resources by type. ``invalid`` counts skipped resources (no PHI kept)."""
-
-    patient: Any | None = None
-    observations: tuple[Any, ...] = ()
-    conditions: tuple[Any, ...] = ()
-    medication_requests: tuple[Any, ...] = ()
-    medication_statements: tuple[Any, ...] = ()
-    medications: Mapping[str, Any] = field(default_factory=dict)
-    procedures: tuple[Any, ...] = ()
-    service_requests: tuple[Any, ...] = ()
-    invalid: int = 0
-    ignored: int = 0
 
 
 def validate(resource: dict[str, Any]) -> Any | None:
@@ -109,6 +121,90 @@ def validate(resource: dict[str, Any]) -> Any | None:
         return model.model_validate(resource)
     except Exception:
         return None
+
+
+class ValidationStats:
+    """Per-call counters: resources validated, and those skipped as invalid (no PHI)."""
+
+    __slots__ = ("invalid", "validated")
+
+    def __init__(self) -> None:
+        self.validated = 0
+        self.invalid = 0
+
+
+class Candidate:
+    """A raw resource the engine may read; validated with ``fhir.resources`` on first use.
+
+    ``index`` is its position among the kept resources of its type (the order the
+    builders saw them in when everything was validated up front: ties keep that order).
+    """
+
+    __slots__ = ("_checked", "_model", "_stats", "codes", "index", "raw")
+
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        index: int,
+        stats: ValidationStats,
+        codes: tuple[CodeKey, ...] = (),
+    ) -> None:
+        self.raw = raw
+        self.index = index
+        self.codes = codes  # raw ``code.coding`` pairs (Observations only)
+        self._stats = stats
+        self._model: Any | None = None
+        self._checked = False
+
+    def model(self) -> Any | None:
+        """The validated R4B model, or ``None`` (skipped and counted once) if invalid."""
+        if not self._checked:
+            self._checked = True
+            self._stats.validated += 1
+            self._model = validate(self.raw)
+            if self._model is None:
+                self._stats.invalid += 1
+        return self._model
+
+    @property
+    def status(self) -> str | None:
+        """The raw ``status`` string (equal to the validated one whenever the resource is
+        valid); ``None`` when absent or not a string."""
+        value = self.raw.get("status")
+        return value if isinstance(value, str) else None
+
+
+def models(candidates: Iterable[Candidate]) -> tuple[Any, ...]:
+    """The valid models of ``candidates``, in order (validating each one)."""
+    out = []
+    for candidate in candidates:
+        model = candidate.model()
+        if model is not None:
+            out.append(model)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ParsedData:
+    """Kept resources by type, as unvalidated :class:`Candidate` s, input order.
+
+    ``observations`` are the relevant Observations after the per-code cap, in the order the
+    cap produced (codes in order of first appearance, newest first within a code).
+    ``ignored`` counts resources dropped on raw JSON (irrelevant code, not a type we read,
+    entered-in-error, over the cap); ``stats.invalid`` grows as candidates are validated.
+    """
+
+    by_type: Mapping[str, tuple[Candidate, ...]] = field(default_factory=dict)
+    observations: tuple[Candidate, ...] = ()
+    stats: ValidationStats = field(default_factory=ValidationStats)
+    ignored: int = 0
+
+    def of(self, resource_type: str) -> tuple[Candidate, ...]:
+        return self.by_type.get(resource_type, ())
+
+    @property
+    def invalid(self) -> int:
+        return self.stats.invalid
 
 
 # Observations per code kept for validation, newest first. The rules read the latest value
@@ -132,61 +228,61 @@ def _raw_time(resource: dict[str, Any]) -> str:
     return issued if isinstance(issued, str) else ""
 
 
-def _newest_per_code(observations: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+_Coded = tuple[dict[str, Any], tuple[CodeKey, ...]]
+
+
+def _newest_per_code(observations: list[_Coded]) -> tuple[list[_Coded], int]:
     """Keep the newest observations per code (entered-in-error/cancelled never count)."""
-    groups: dict[tuple[CodeKey, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[CodeKey, ...], list[_Coded]] = {}
     dropped = 0
-    for obs in observations:
-        if obs.get("status") in _IGNORED_STATUSES:
+    for item in observations:
+        status = item[0].get("status")
+        if isinstance(status, str) and status in _IGNORED_STATUSES:
             dropped += 1
             continue
-        key = tuple(sorted(raw_codes(obs.get("code"))))
-        groups.setdefault(key, []).append(obs)
-    kept: list[dict[str, Any]] = []
+        key = tuple(sorted(item[1])) if len(item[1]) > 1 else item[1]
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [item]
+        else:
+            group.append(item)
+    kept: list[_Coded] = []
     for group in groups.values():
-        group.sort(key=_raw_time, reverse=True)
+        if len(group) > 1:
+            group.sort(key=lambda item: _raw_time(item[0]), reverse=True)
         kept.extend(group[:MAX_OBSERVATIONS_PER_CODE])
         dropped += max(0, len(group) - MAX_OBSERVATIONS_PER_CODE)
     return kept, dropped
 
 
 def parse_resources(resources: Iterable[dict[str, Any]]) -> ParsedData:
-    """Filter by code, keep the newest observations per code, validate, group by type."""
-    by_type: dict[str, list[Any]] = {name: [] for name in _MODELS}
-    invalid = 0
+    """Filter by code on raw JSON, keep the newest observations per code; validate nothing."""
+    stats = ValidationStats()
+    by_type: dict[str, list[Candidate]] = {}
     ignored = 0
-    relevant: list[dict[str, Any]] = []
-    observations: list[dict[str, Any]] = []
+    observations: list[_Coded] = []
     for resource in resources:
-        if not isinstance(resource, dict) or not _relevant(resource):
+        if not isinstance(resource, dict):
             ignored += 1
-        elif resource.get("resourceType") == "Observation":
-            observations.append(resource)
-        else:
-            relevant.append(resource)
-    kept, dropped = _newest_per_code(observations)
-    ignored += dropped
-    for resource in (*relevant, *kept):
-        parsed = validate(resource)
-        if parsed is None:
-            invalid += 1
             continue
-        by_type[str(resource["resourceType"])].append(parsed)
-    if invalid:
-        log.warning("skipped invalid FHIR resources", extra={"invalid": invalid})
-    patients = by_type["Patient"]
-    medications = {m.id: m for m in by_type["Medication"] if m.id}
+        if resource.get("resourceType") == "Observation":
+            codes = raw_codes(resource.get("code"))
+            if _relevant_observation(resource, codes):
+                observations.append((resource, tuple(codes)))
+            else:
+                ignored += 1
+            continue
+        if not _relevant(resource):
+            ignored += 1
+            continue
+        bucket = by_type.setdefault(resource["resourceType"], [])
+        bucket.append(Candidate(resource, len(bucket), stats))
+    kept, dropped = _newest_per_code(observations)
     return ParsedData(
-        patient=patients[0] if patients else None,
-        observations=tuple(by_type["Observation"]),
-        conditions=tuple(by_type["Condition"]),
-        medication_requests=tuple(by_type["MedicationRequest"]),
-        medication_statements=tuple(by_type["MedicationStatement"]),
-        medications=MappingProxyType(medications),
-        procedures=tuple(by_type["Procedure"]),
-        service_requests=tuple(by_type["ServiceRequest"]),
-        invalid=invalid,
-        ignored=ignored,
+        by_type=MappingProxyType({k: tuple(v) for k, v in by_type.items()}),
+        observations=tuple(Candidate(obs, i, stats, codes) for i, (obs, codes) in enumerate(kept)),
+        stats=stats,
+        ignored=ignored + dropped,
     )
 
 

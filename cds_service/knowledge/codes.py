@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
 
@@ -64,8 +65,9 @@ class ValueSet:
     title: str
     concepts: tuple[Concept, ...]
 
-    @property
+    @cached_property
     def codes(self) -> frozenset[CodeKey]:
+        """Computed once per value set (knowledge tables are immutable)."""
         return frozenset(c.key for c in self.concepts)
 
     def __contains__(self, item: object) -> bool:

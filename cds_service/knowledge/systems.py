@@ -28,6 +28,15 @@ LOINC_ALIASES = frozenset(
 SNOMED_ALIASES = frozenset({SNOMED, "urn:oid:2.16.840.1.113883.6.96"})
 
 
+# Alias -> canonical URL, precomputed for the per-coding hot path (raw JSON code filters).
+CANONICAL_SYSTEMS: dict[str, str] = {
+    **{alias: LOINC for alias in LOINC_ALIASES},
+    **{alias: SNOMED for alias in SNOMED_ALIASES},
+    **{alias: RXNORM for alias in RXNORM_ALIASES},
+    **{alias: ATC for alias in ATC_ALIASES},
+}
+
+
 def canonical_system(system: str | None) -> str | None:
     """The canonical URL for a code system given in an accepted alternative spelling."""
     if system is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 
@@ -107,6 +108,7 @@ _ALIASES: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=4096)  # a pure function of two short strings, called per value read
 def normalise_unit(code: str | None, unit: str | None = None) -> str | None:
     """The UCUM code for a Quantity's ``code`` (preferred) or its human ``unit``.
 

@@ -224,11 +224,11 @@ def _workup_normal(facts: PatientFacts) -> bool:
 
 
 def _bp_normal(facts: PatientFacts) -> bool:
-    recent = [
-        b
-        for b in facts.blood_pressures
-        if b.when is not None and (facts.now - b.when).days <= BP_RECENT_DAYS
-    ]
+    recent = []
+    for b in facts.blood_pressures:  # newest first, undated last: stop at the first old one
+        if b.when is None or (facts.now - b.when).days > BP_RECENT_DAYS:
+            break
+        recent.append(b)
     if not recent or facts.on("antihypertensive"):
         return False
     return not recent[0].at_least(BP_NORMAL_SYSTOLIC_BELOW, BP_NORMAL_DIASTOLIC_BELOW)

@@ -112,13 +112,10 @@ def _unit_problems(facts: PatientFacts) -> Finding | None:
 
 def _flags(facts: PatientFacts) -> list[Finding]:
     out: list[Finding] = []
-    for values in facts.measurements.values():
-        latest = values[0] if values else None
-        if latest is None or latest.stale:
-            continue
+    # The latest current value of every analyte carrying LL/HH/AA (facts screens the raw
+    # interpretation codes first, so unflagged analytes are never validated).
+    for latest in facts.critical_flags(CRITICAL_INTERPRETATIONS):
         flags = latest.interpretation & CRITICAL_INTERPRETATIONS
-        if not flags:
-            continue
         out.append(
             Finding(
                 rule_id="R24",

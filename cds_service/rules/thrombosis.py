@@ -182,9 +182,11 @@ def possible_pe(facts: PatientFacts) -> Finding | None:
     known = facts.symptom("pe")
     if known is not None:
         symptoms.insert(0, (known.label, known.evidence()))
-    vitals = _abnormal_vitals(facts)
     leg = _dvt_triggers(facts)
-    if not symptoms and not (leg and vitals):
+    if not symptoms and not leg:
+        return None  # nothing that vitals could complete (their values stay unread)
+    vitals = _abnormal_vitals(facts)
+    if not symptoms and not vitals:
         return None
     parts = [text for text, _ in symptoms[:2]] + [text for text, _ in vitals[:2]]
     headline = "Possible PE: " + ", ".join(parts)
