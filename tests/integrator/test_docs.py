@@ -10,8 +10,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from cds_service.knowledge.prefetch_sets import expand_code_set
 from cds_service.services import ServiceRegistry
 from cds_service.settings import Settings
@@ -88,13 +86,6 @@ def test_integration_guide_services_match_the_hooks_folder() -> None:
     assert current == generated, "run: python -m tests.integrator.test_docs"
 
 
-# Linked documents another helper is still writing. A test over one of them is an expected
-# failure while it is absent and fails (strict XPASS) once it lands: then delete its line here.
-PENDING_DOCS: dict[str, str] = {
-    "bench/RESULTS.md": "performance helper (issue 5): measured results, written by `make bench`",
-}
-
-
 def _links(doc: Path) -> list[Path]:
     text = doc.read_text(encoding="utf-8")
     targets = re.findall(r"\]\(((?:docs/|\.\./|\./)?[\w\-./]+\.(?:md|png|yaml))\)", text)
@@ -102,26 +93,13 @@ def _links(doc: Path) -> list[Path]:
 
 
 def test_tour_fixtures_and_doc_links_exist() -> None:
-    pending = {(ROOT / name).resolve() for name in PENDING_DOCS}
     for doc in (README, INTEGRATION, PRODUCTION):
         text = doc.read_text(encoding="utf-8")
         for case in re.findall(r"fixtures/([a-z0-9][a-z0-9\-]+)", text):
             if case != "my-case":
                 assert (ROOT / "fixtures" / case / "request.json").is_file(), (doc.name, case)
         for target in _links(doc):
-            assert target in pending or target.is_file(), (doc.name, target)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=r))
-        for n, r in PENDING_DOCS.items()
-    ],
-)
-def test_pending_linked_document_exists(name: str) -> None:
-    assert (ROOT / name).is_file()
-    assert any((ROOT / name).resolve() in _links(d) for d in (README, INTEGRATION, PRODUCTION))
+            assert target.is_file(), (doc.name, target)
 
 
 if __name__ == "__main__":
