@@ -104,6 +104,7 @@ def run(
                 for c in response.json().get("cards", [])
             ]
         fhir_paths = list(stats.paths)
+        phases = _service_phases(server.log_path, calls)
     median = statistics.median(totals_ms)
     ratio = median / delay_ms
     return {
@@ -127,6 +128,33 @@ def run(
         "data_gap_card": any(c.startswith("DATA:") for c in cards),
         "cards": cards,
         "ratio": {"value": ratio, "target": f"≤ {FETCH_TARGET:g}×", "pass": ratio <= FETCH_TARGET},
+        "service_log_ms": phases,
+    }
+
+
+def _service_phases(log_path: Path, calls: int) -> dict[str, float | None]:
+    """Median fetch phase and whole pipeline of the last ``calls`` calls, from the service's
+    own JSON log lines ("fhir fetch" and "hook call" carry ``elapsed_ms``)."""
+    fetch_ms: list[float] = []
+    pipeline_ms: list[float] = []
+    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("elapsed_ms"), int | float):
+            continue
+        if entry.get("msg") == "fhir fetch":
+            fetch_ms.append(float(entry["elapsed_ms"]))
+        elif entry.get("msg") == "hook call":
+            pipeline_ms.append(float(entry["elapsed_ms"]))
+    fetch_ms, pipeline_ms = fetch_ms[-calls:], pipeline_ms[-calls:]
+    fetch = statistics.median(fetch_ms) if fetch_ms else None
+    pipeline = statistics.median(pipeline_ms) if pipeline_ms else None
+    return {
+        "fetch_phase_median": fetch,
+        "pipeline_median": pipeline,
+        "after_fetch_median": pipeline - fetch if pipeline is not None and fetch else None,
     }
 
 
@@ -138,5 +166,6 @@ def describe(result: dict[str, Any]) -> str:
         f"{result['max_searches_in_flight']} in flight; total median "
         f"{result['total_ms']['median']:.1f} ms (p90 {result['total_ms']['p90']:.1f}) vs one "
         f"search {result['delay_ms']:.0f} ms → {check['value']:.2f}× (target {check['target']}) "
-        f"{verdict}; data-gap card: {result['data_gap_card']}; cards {result['cards']}"
+        f"{verdict}; data-gap card: {result['data_gap_card']}; cards {result['cards']}; "
+        f"service log (median ms): {result['service_log_ms']}"
     )

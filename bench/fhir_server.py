@@ -100,7 +100,7 @@ def delayed_fhir_server(
     n_resources: int, delay_s: float, stats: FhirServerStats | None = None
 ) -> Iterator[tuple[str, FhirServerStats]]:
     """Yields (base URL, stats). Every answer is sent ``delay_s`` after the request arrives."""
-    stats = stats or FhirServerStats()
+    counters = stats if stats is not None else FhirServerStats()
     grouped = charts.chart(n_resources, seed=n_resources)
     resources = [r for group in grouped.values() for r in group]
     answers: dict[str, bytes] = {}  # the chart does not change: each search is built once
@@ -113,15 +113,15 @@ def delayed_fhir_server(
 
         def do_GET(self) -> None:
             arrived = time.monotonic()
-            with stats.lock:
-                stats.requests += 1
-                stats.in_flight += 1
-                stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
-                stats.paths.append(self.path)
+            with counters.lock:
+                counters.requests += 1
+                counters.in_flight += 1
+                counters.max_in_flight = max(counters.max_in_flight, counters.in_flight)
+                counters.paths.append(self.path)
             try:
                 answer = answers.get(self.path)
                 if answer is None:
-                    base = f"http://127.0.0.1:{self.server.server_address[1]}"
+                    base = f"http://127.0.0.1:{port}"
                     status, payload = search(resources, self.path, base)
                     body = orjson.dumps(payload)
                     head = (
@@ -135,18 +135,19 @@ def delayed_fhir_server(
                     time.sleep(remaining)
                 self.wfile.write(answer)  # status line, headers and body in one write
             finally:
-                with stats.lock:
-                    stats.in_flight -= 1
+                with counters.lock:
+                    counters.in_flight -= 1
 
         def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", stats
+        yield f"http://127.0.0.1:{port}", counters
     finally:
         server.shutdown()
         server.server_close()

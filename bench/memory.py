@@ -10,7 +10,8 @@ Tokens here live 120 s (signed chunk by chunk, just before use). The service's j
 holds every jti for its token's lifetime plus the leeway (30 s), so with the sandbox's 300-s
 tokens it would still be filling after 10,000 calls at a few hundred calls per second (it
 plateaus at throughput × 330 s entries); shorter tokens let it reach its steady state early in
-the run, so what remains is growth that never stops. ``replay_entry_bytes`` measures what one cached jti costs.
+the run, so what remains is growth that never stops. ``replay_entry_bytes`` measures what one
+cached jti costs.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_APP = "cds_service.api.app:create_app"
 BASELINE_APP = "bench.baseline_app:create_app"
+FROZEN_BASELINE_APP = "bench.baseline_app:create_frozen_app"
 
 
 def free_port() -> int:

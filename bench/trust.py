@@ -119,7 +119,7 @@ def jwks_server(issuer: Issuer) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        yield f"http://127.0.0.1:{int(server.server_address[1])}/.well-known/jwks.json"
     finally:
         server.shutdown()
         server.server_close()

@@ -64,6 +64,8 @@ def test_http_part_runs_against_the_production_server_with_jwt() -> None:
     service, baseline = result["service"], result["baseline"]
     assert service["ok"] == service["requests"] == QUICK["http"]["requests"]
     assert baseline["ok"] == baseline["requests"]
+    frozen = result["baseline_frozen"]
+    assert frozen["ok"] == frozen["requests"] == QUICK["http"]["requests"]
     assert service["probe"]["status"] == 200
     assert service["probe"]["status_without_jwt"] == 401
     assert result["throughput_ratio"]["value"] > 0
