@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 from cds_service.facts.common import (
     ACCEPTED_RESULT_STATUSES,
@@ -392,7 +392,65 @@ class _Entry:
         return False
 
 
-class Series(Sequence[Measurement]):
+_T = TypeVar("_T")
+
+
+class _LazySequence(Sequence[_T]):
+    """A read-only sequence filled on demand: subclasses produce one item per ``_advance``.
+
+    Reading ``[0]``, ``bool()`` or the first items of an iteration only does the work (here:
+    fhir.resources validation) for what is read; ``len`` and slices read everything.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[_T] = []
+
+    def _advance(self) -> bool:
+        """Read the next entry (it may add nothing); ``False`` when none is left."""
+        raise NotImplementedError
+
+    def _fill(self, count: int) -> bool:
+        while len(self._items) < count and self._advance():
+            pass
+        return len(self._items) >= count
+
+    def _fill_all(self) -> None:
+        while self._advance():
+            pass
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_T]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
+        if isinstance(index, slice):
+            self._fill_all()
+            return tuple(self._items[index])
+        if index < 0:
+            self._fill_all()
+        elif not self._fill(index + 1):
+            raise IndexError(index)
+        return self._items[index]
+
+    def __len__(self) -> int:
+        self._fill_all()
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return self._fill(1)
+
+    def __iter__(self) -> Iterator[_T]:
+        i = 0
+        while self._fill(i + 1):
+            yield self._items[i]
+            i += 1
+
+
+class Series(_LazySequence[Measurement]):
     """The gradable values of one analyte, newest first, validated as they are read.
 
     Behaves as the tuple of every valid, gradable value (``values[0]``, ``bool(values)``,
@@ -403,7 +461,6 @@ class Series(Sequence[Measurement]):
         "_entries",
         "_first_key",
         "_indexes",
-        "_items",
         "_next",
         "_now",
         "_problem",
@@ -420,10 +477,10 @@ class Series(Sequence[Measurement]):
         window: timedelta,
         stale_before: datetime | None = None,
     ) -> None:
+        super().__init__()
         self.analyte = analyte
         self._entries = entries  # input order until the first read sorts them
         self._next = -1
-        self._items: list[Measurement] = []
         self._indexes: list[int] = []
         self._first_key: tuple[datetime, datetime] | None = None
         self._problem: _Raw | None = None
@@ -459,44 +516,6 @@ class Series(Sequence[Measurement]):
         elif raw.problem is not None and not self._items and self._problem is None:
             self._problem = raw
         return True
-
-    def _fill(self, count: int) -> bool:
-        while len(self._items) < count and self._advance():
-            pass
-        return len(self._items) >= count
-
-    def _fill_all(self) -> None:
-        while self._advance():
-            pass
-
-    @overload
-    def __getitem__(self, index: int) -> Measurement: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Measurement]: ...
-
-    def __getitem__(self, index: int | slice) -> Measurement | Sequence[Measurement]:
-        if isinstance(index, slice):
-            self._fill_all()
-            return tuple(self._items[index])
-        if index < 0:
-            self._fill_all()
-        elif not self._fill(index + 1):
-            raise IndexError(index)
-        return self._items[index]
-
-    def __len__(self) -> int:
-        self._fill_all()
-        return len(self._items)
-
-    def __bool__(self) -> bool:
-        return self._fill(1)
-
-    def __iter__(self) -> Iterator[Measurement]:
-        i = 0
-        while self._fill(i + 1):
-            yield self._items[i]
-            i += 1
 
     def __repr__(self) -> str:
         return f"Series({self.analyte.key!r}, read={len(self._items)}, of={len(self._entries)})"
@@ -598,11 +617,11 @@ class UnitProblems(Sequence[UnitProblem]):
         return f"UnitProblems({self._all()!r})"
 
 
-class BloodPressures(Sequence[BloodPressure]):
+class BloodPressures(_LazySequence[BloodPressure]):
     """Every BP reading newest first: panels validated as they are read, merged with the
     readings paired from separate systolic/diastolic Observations (panels first on ties)."""
 
-    __slots__ = ("_items", "_now", "_p", "_paired", "_panels", "_q", "_window")
+    __slots__ = ("_now", "_p", "_paired", "_panels", "_q", "_window")
 
     def __init__(
         self,
@@ -611,11 +630,11 @@ class BloodPressures(Sequence[BloodPressure]):
         now: datetime,
         window: timedelta,
     ) -> None:
+        super().__init__()
         self._panels = panels  # input order until the first read sorts them
         self._paired = sorted(paired, key=lambda b: b.when or _EPOCH, reverse=True)
         self._p = -1
         self._q = 0
-        self._items: list[BloodPressure] = []
         self._now = now
         self._window = window
 
@@ -648,43 +667,6 @@ class BloodPressures(Sequence[BloodPressure]):
             self._q += 1
             self._items.append(self._stale(pair))
         return True
-
-    def _fill(self, count: int) -> bool:
-        while len(self._items) < count and self._advance():
-            pass
-        return len(self._items) >= count
-
-    @overload
-    def __getitem__(self, index: int) -> BloodPressure: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[BloodPressure]: ...
-
-    def __getitem__(self, index: int | slice) -> BloodPressure | Sequence[BloodPressure]:
-        if isinstance(index, slice):
-            while self._advance():
-                pass
-            return tuple(self._items[index])
-        if index < 0:
-            while self._advance():
-                pass
-        elif not self._fill(index + 1):
-            raise IndexError(index)
-        return self._items[index]
-
-    def __len__(self) -> int:
-        while self._advance():
-            pass
-        return len(self._items)
-
-    def __bool__(self) -> bool:
-        return self._fill(1)
-
-    def __iter__(self) -> Iterator[BloodPressure]:
-        i = 0
-        while self._fill(i + 1):
-            yield self._items[i]
-            i += 1
 
     def __repr__(self) -> str:
         return f"BloodPressures(read={len(self._items)})"
