@@ -13,7 +13,10 @@ deadline, and ``CDS_ALLOW_HTTP_FHIR_SERVER=true`` because the loopback FHIR serv
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -26,7 +29,7 @@ import orjson
 from bench import charts
 from bench.fhir_server import delayed_fhir_server
 from bench.http import production_env
-from bench.server import SERVICE_APP, free_port, uvicorn_server
+from bench.server import ROOT, SERVICE_APP, free_port, uvicorn_server
 from bench.stats import quantile
 from bench.trust import Issuer, jwks_server, write_clients_file
 
@@ -105,6 +108,7 @@ def run(
             ]
         fhir_paths = list(stats.paths)
         phases = _service_phases(server.log_path, calls)
+        floor = _plain_client_floor(fhir_base, fhir_paths)
     median = statistics.median(totals_ms)
     ratio = median / delay_ms
     return {
@@ -129,7 +133,23 @@ def run(
         "cards": cards,
         "ratio": {"value": ratio, "target": f"≤ {FETCH_TARGET:g}×", "pass": ratio <= FETCH_TARGET},
         "service_log_ms": phases,
+        "plain_client_ms": floor,
     }
+
+
+def _plain_client_floor(fhir_base: str, paths: list[str]) -> dict[str, float] | None:
+    """The same searches fetched concurrently by a bare httpx client in its own process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.fetch_floor", fhir_base, *(p.lstrip("/") for p in paths)],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        return None
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
 
 
 def _service_phases(log_path: Path, calls: int) -> dict[str, float | None]:
@@ -167,5 +187,6 @@ def describe(result: dict[str, Any]) -> str:
         f"{result['total_ms']['median']:.1f} ms (p90 {result['total_ms']['p90']:.1f}) vs one "
         f"search {result['delay_ms']:.0f} ms → {check['value']:.2f}× (target {check['target']}) "
         f"{verdict}; data-gap card: {result['data_gap_card']}; cards {result['cards']}; "
-        f"service log (median ms): {result['service_log_ms']}"
+        f"service log (median ms): {result['service_log_ms']}; "
+        f"plain client on the same server: {result['plain_client_ms']}"
     )

@@ -76,6 +76,8 @@ def test_fetch_part_fetches_every_key_concurrently() -> None:
     assert result["searches_per_call"] == len(charts.declared_prefetch_keys())
     assert result["max_searches_in_flight"] > 1
     assert result["total_ms"]["median"] >= QUICK["fetch"]["delay_ms"]
+    assert result["plain_client_ms"]["median_ms"] >= QUICK["fetch"]["delay_ms"]
+    assert result["service_log_ms"]["fetch_phase_median"] >= QUICK["fetch"]["delay_ms"]
 
 
 def test_memory_part_runs() -> None:
