@@ -30,21 +30,13 @@ from cds_service.fhir.parse import Candidate, raw_codes, raw_component_codes
 from cds_service.knowledge import codes as c
 from cds_service.knowledge.analytes import ANALYTE_BY_CODE, ANALYTES, BP_PANEL, AnalyteDef
 from cds_service.knowledge.codes import CodeKey
+from cds_service.knowledge.dipstick import ANSWER_GRADES, grade_from_g_per_l
 from cds_service.knowledge.policy import Policy
 from cds_service.knowledge.systems import INTERPRETATION
 from cds_service.knowledge.units import normalise_unit
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
-# Dipstick answers (SNOMED qualifier values, several public sources agree).
-_DIPSTICK_CODES: Mapping[str, float] = {
-    "260385009": 0.0,  # Negative
-    "260405006": 0.5,  # Trace
-    "260347006": 1.0,  # +
-    "260348001": 2.0,  # ++
-    "260349009": 3.0,  # +++
-    "260350009": 4.0,  # ++++
-}
 _DIPSTICK_TEXT = re.compile(
     r"^\s*(neg(ative)?|nil|trace|tr|([1-4])\s*\+|(\+{1,4}))\s*$", re.IGNORECASE
 )
@@ -90,8 +82,8 @@ def dipstick_grade(
 ) -> float | None:
     """A urine dipstick result as a grade: 0, 0.5 (trace), 1-4 ("+" count)."""
     for system, code in concept_keys(value_concept):
-        if system == c.SNOMED and code in _DIPSTICK_CODES:
-            return _DIPSTICK_CODES[code]
+        if system == c.SNOMED and code in ANSWER_GRADES:
+            return ANSWER_GRADES[code]
     texts = [
         value_string,
         getattr(value_concept, "text", None) if value_concept is not None else None,
@@ -109,16 +101,7 @@ def dipstick_grade(
                     return float(match.group(3))
                 return float(len(match.group(4) or ""))
     if quantity_g_per_l is not None:
-        # NICE/CG107 equivalence: 1+ ~0.3 g/L, 2+ ~1 g/L, 3+ ~3 g/L.
-        if quantity_g_per_l >= 3.0:
-            return 3.0
-        if quantity_g_per_l >= 1.0:
-            return 2.0
-        if quantity_g_per_l >= 0.3:
-            return 1.0
-        if quantity_g_per_l >= 0.15:
-            return 0.5
-        return 0.0
+        return grade_from_g_per_l(quantity_g_per_l)
     return None
 
 
@@ -358,8 +341,7 @@ class _Entry:
         if analyte.kind == "ordinal":
             concept = raw.get("valueCodeableConcept")
             return not any(
-                system == c.SNOMED and code in _DIPSTICK_CODES
-                for system, code in raw_codes(concept)
+                system == c.SNOMED and code in ANSWER_GRADES for system, code in raw_codes(concept)
             )
         quantity = raw.get("valueQuantity")
         if quantity is None:
