@@ -1,6 +1,7 @@
-"""Typed FHIR R4 (``fhir.resources.R4B``) views of the resources the engine reads.
+"""Typed FHIR R4 views (:mod:`cds_service.fhir.read_models`) of the resources the engine reads.
 
-Validation is the expensive step (~100 µs per resource), so it happens as late as possible:
+Validation is done as late as possible (it was the dominant cost with the full
+``fhir.resources`` models, and is still the largest per-resource cost):
 
 * raw JSON is filtered by code *first* (a dict lookup per coding against precomputed
   frozensets); resources no rule reads are never validated;
@@ -11,6 +12,8 @@ Validation is the expensive step (~100 µs per resource), so it happens as late 
   use and caches the result. The fact builders decide, on raw JSON, which candidates they
   need at all and in which order (newest first), so that a chart's years of history are
   not validated to read the latest value.
+
+What is checked, and why only the elements the builders read: see ``read_models``.
 
 A resource that fails validation is skipped and counted (:class:`ValidationStats`), never
 a 500; only counts are logged (no PHI).
@@ -23,15 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.medication import Medication
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.medicationstatement import MedicationStatement
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure
-from fhir.resources.R4B.servicerequest import ServiceRequest
-
+from cds_service.fhir.read_models import READ_MODELS, read_model
 from cds_service.knowledge.codes import CodeKey
 from cds_service.knowledge.systems import CANONICAL_SYSTEMS as _CANONICAL
 from cds_service.knowledge.value_sets import PREFETCH_CODE_SETS
@@ -48,18 +43,6 @@ OBSERVATION_CODES = _codes(
 CONDITION_CODES = _codes("conditions")
 PROCEDURE_CODES = _codes("delivery-procedures")
 
-_MODELS: Mapping[str, Any] = MappingProxyType(
-    {
-        "Patient": Patient,
-        "Observation": Observation,
-        "Condition": Condition,
-        "MedicationRequest": MedicationRequest,
-        "MedicationStatement": MedicationStatement,
-        "Medication": Medication,
-        "Procedure": Procedure,
-        "ServiceRequest": ServiceRequest,
-    }
-)
 
 
 def raw_codes(concept: Any) -> list[CodeKey]:
@@ -109,18 +92,12 @@ def _relevant(resource: dict[str, Any]) -> bool:
         return not CONDITION_CODES.isdisjoint(raw_codes(resource.get("code")))
     if rtype == "Procedure":
         return not PROCEDURE_CODES.isdisjoint(raw_codes(resource.get("code")))
-    return rtype in _MODELS
+    return rtype in READ_MODELS
 
 
 def validate(resource: dict[str, Any]) -> Any | None:
     """One resource as its R4B model, or ``None`` if it is not a valid resource we read."""
-    model = _MODELS.get(str(resource.get("resourceType")))
-    if model is None:
-        return None
-    try:
-        return model.model_validate(resource)
-    except Exception:
-        return None
+    return read_model(resource)
 
 
 class ValidationStats:
@@ -134,7 +111,7 @@ class ValidationStats:
 
 
 class Candidate:
-    """A raw resource the engine may read; validated with ``fhir.resources`` on first use.
+    """A raw resource the engine may read; validated (``read_models``) on first use.
 
     ``index`` is its position among the kept resources of its type (the order the
     builders saw them in when everything was validated up front: ties keep that order).
@@ -157,7 +134,7 @@ class Candidate:
         self._checked = False
 
     def model(self) -> Any | None:
-        """The validated R4B model, or ``None`` (skipped and counted once) if invalid."""
+        """The validated read model, or ``None`` (skipped and counted once) if invalid."""
         if not self._checked:
             self._checked = True
             self._stats.validated += 1
@@ -296,7 +273,7 @@ def parse_drafts(resources: Iterable[dict[str, Any]]) -> tuple[tuple[Any, ...], 
             continue
         parsed = validate(resource)
         if parsed is None:
-            if resource.get("resourceType") in _MODELS:
+            if resource.get("resourceType") in READ_MODELS:
                 invalid += 1
             continue
         out.append(parsed)

@@ -1,7 +1,7 @@
-"""Resources are chosen on raw JSON and validated with fhir.resources only when read.
+"""Resources are chosen on raw JSON and validated (``fhir.read_models``) only when read.
 
-Every test counts the real ``fhir.resources`` validations (the R4B models' ``model_validate``
-is wrapped), so "never validated" means never handed to fhir.resources at all.
+Every test counts the real validations (the read models' ``model_validate`` is wrapped), so
+"never validated" means never handed to a validator at all.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.observation import Observation
-
 from cds_service.facts import PatientFacts
+from cds_service.fhir.read_models import MedicationRequest, Observation
 from cds_service.knowledge.analytes import ANALYTES
 from cds_service.knowledge.codes import CRITICAL_INTERPRETATIONS, FINDINGS
 from cds_service.knowledge.systems import LOINC, SNOMED
@@ -48,7 +46,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, model: Any, seen: Validated) -> N
 
 @pytest.fixture
 def validated(monkeypatch: pytest.MonkeyPatch) -> Iterator[Validated]:
-    """Ids of the Observations and MedicationRequests handed to fhir.resources, in order."""
+    """Ids of the Observations and MedicationRequests handed to validation, in order."""
     seen: Validated = []
     _counting(monkeypatch, Observation, seen)
     _counting(monkeypatch, MedicationRequest, seen)
