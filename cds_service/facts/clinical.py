@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from cds_service.facts.common import (
@@ -193,6 +194,11 @@ def medication_codes(
 
 
 def classes_of(keys: list[CodeKey]) -> frozenset[str]:
+    return _classes_of(tuple(keys))
+
+
+@lru_cache(maxsize=4096)  # bounded: the keys come from the request
+def _classes_of(keys: tuple[CodeKey, ...]) -> frozenset[str]:
     return frozenset(
         mc.key
         for mc in c.MEDICATION_CLASSES.values()

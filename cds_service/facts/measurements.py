@@ -155,18 +155,26 @@ def _reference_range(analyte: AnalyteDef, item: Any) -> tuple[float | None, floa
 def _raw_value(
     analyte: AnalyteDef, code: CodeKey, item: Any, obs: Any, status: str, when: datetime | None
 ) -> _Raw:
-    raw = _raw_value_inner(analyte, code, item, obs, status, when)
     quantity = getattr(item, "valueQuantity", None)
     if quantity is None:
         number = getattr(item, "valueInteger", None)
-        return replace(raw, reported_value=float(number) if number is not None else None)
-    reported = float(quantity.value) if quantity.value is not None else None
-    unit_text = getattr(quantity, "code", None) or getattr(quantity, "unit", None)
-    return replace(raw, reported_value=reported, raw_unit=unit_text)
+        reported = float(number) if number is not None else None
+        unit_text = None
+    else:
+        reported = float(quantity.value) if quantity.value is not None else None
+        unit_text = getattr(quantity, "code", None) or getattr(quantity, "unit", None)
+    return _raw_value_inner(analyte, code, item, obs, status, when, reported, unit_text)
 
 
 def _raw_value_inner(
-    analyte: AnalyteDef, code: CodeKey, item: Any, obs: Any, status: str, when: datetime | None
+    analyte: AnalyteDef,
+    code: CodeKey,
+    item: Any,
+    obs: Any,
+    status: str,
+    when: datetime | None,
+    reported_value: float | None,
+    raw_unit: str | None,
 ) -> _Raw:
     issued = to_datetime(getattr(obs, "issued", None))
     interpretation = _interpretations(item) | (
@@ -199,6 +207,8 @@ def _raw_value_inner(
             problem,
             None,
             None,
+            reported_value,
+            raw_unit,
         )
     if analyte.kind == "record":
         return _Raw(
@@ -215,6 +225,8 @@ def _raw_value_inner(
             None,
             None,
             None,
+            reported_value,
+            raw_unit,
         )
     integer = getattr(item, "valueInteger", None)
     if quantity is None and integer is not None and analyte.unitless_ok:
@@ -232,6 +244,8 @@ def _raw_value_inner(
             None,
             None,
             None,
+            reported_value,
+            raw_unit,
         )
     value, unit, reported_unit, problem = _grade_quantity(analyte, quantity)
     low, high = _reference_range(analyte, item)
@@ -249,6 +263,8 @@ def _raw_value_inner(
         problem,
         low,
         high,
+        reported_value,
+        raw_unit,
     )
 
 

@@ -264,23 +264,27 @@ class Ingredient(BackboneElement):
 
 # --- value[x] -----------------------------------------------------------------------------
 
-_VALUE_CHOICES = (
-    "valueQuantity",
-    "valueCodeableConcept",
-    "valueString",
-    "valueBoolean",
-    "valueInteger",
-    "valueRange",
-    "valueRatio",
-    "valueSampledData",
-    "valueTime",
-    "valueDateTime",
-    "valuePeriod",
+_VALUE_CHOICES = frozenset(
+    {
+        "valueQuantity",
+        "valueCodeableConcept",
+        "valueString",
+        "valueBoolean",
+        "valueInteger",
+        "valueRange",
+        "valueRatio",
+        "valueSampledData",
+        "valueTime",
+        "valueDateTime",
+        "valuePeriod",
+    }
 )
 
 
-def _at_most_one(model: BaseModel, choice: str, names: tuple[str, ...]) -> None:
-    if sum(getattr(model, name) is not None for name in names) > 1:
+def _at_most_one(model: BaseModel, choice: str, names: frozenset[str]) -> None:
+    """At most one of a choice element's ``[x]`` forms (a key given as JSON null is absent)."""
+    given = model.model_fields_set & names  # C-level: the usual case has one or none
+    if len(given) > 1 and sum(getattr(model, name) is not None for name in given) > 1:
         raise ValueError(f"{choice}: only one of the choices may be present")
 
 
@@ -325,6 +329,7 @@ class ObservationComponent(_Valued, BackboneElement):
 
 class Resource(Element):
     resource_type: ClassVar[str] = "Resource"
+    __resource_type__: ClassVar[str] = "Resource"
 
     resourceType: str
     id: FhirId | None = None
@@ -333,12 +338,15 @@ class Resource(Element):
         return self.resource_type
 
 
-_EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod", "effectiveTiming")
+_EFFECTIVE = frozenset(
+    {"effectiveDateTime", "effectiveInstant", "effectivePeriod", "effectiveTiming"}
+)
 
 
 class Observation(_Valued, Resource):
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=False)
     resource_type: ClassVar[str] = "Observation"
+    __resource_type__: ClassVar[str] = "Observation"
 
     resourceType: Literal["Observation"]
     status: FhirCode
@@ -358,6 +366,7 @@ class Observation(_Valued, Resource):
 
 class Condition(Resource):
     resource_type: ClassVar[str] = "Condition"
+    __resource_type__: ClassVar[str] = "Condition"
 
     resourceType: Literal["Condition"]
     code: CodeableConcept | None = None
@@ -383,12 +392,13 @@ class Condition(Resource):
         return self
 
 
-_ONSET = ("onsetDateTime", "onsetPeriod", "onsetAge", "onsetRange", "onsetString")
-_ABATEMENT = tuple(name.replace("onset", "abatement") for name in _ONSET)
+_ONSET = frozenset({"onsetDateTime", "onsetPeriod", "onsetAge", "onsetRange", "onsetString"})
+_ABATEMENT = frozenset(name.replace("onset", "abatement") for name in _ONSET)
 
 
 class Medication(Resource):
     resource_type: ClassVar[str] = "Medication"
+    __resource_type__: ClassVar[str] = "Medication"
 
     resourceType: Literal["Medication"]
     code: CodeableConcept | None = None
@@ -417,6 +427,7 @@ class _MedicineResource(Resource):
 
 class MedicationRequest(_MedicineResource):
     resource_type: ClassVar[str] = "MedicationRequest"
+    __resource_type__: ClassVar[str] = "MedicationRequest"
 
     resourceType: Literal["MedicationRequest"]
     intent: FhirCode | None = None
@@ -426,6 +437,7 @@ class MedicationRequest(_MedicineResource):
 
 class MedicationStatement(_MedicineResource):
     resource_type: ClassVar[str] = "MedicationStatement"
+    __resource_type__: ClassVar[str] = "MedicationStatement"
 
     resourceType: Literal["MedicationStatement"]
     effectiveDateTime: FhirDateTime | None = None
@@ -435,12 +447,16 @@ class MedicationStatement(_MedicineResource):
 
     @model_validator(mode="after")
     def _one_effective(self) -> MedicationStatement:
-        _at_most_one(self, "effective[x]", ("effectiveDateTime", "effectivePeriod"))
+        _at_most_one(self, "effective[x]", _STATEMENT_EFFECTIVE)
         return self
+
+
+_STATEMENT_EFFECTIVE = frozenset({"effectiveDateTime", "effectivePeriod"})
 
 
 class Procedure(Resource):
     resource_type: ClassVar[str] = "Procedure"
+    __resource_type__: ClassVar[str] = "Procedure"
 
     resourceType: Literal["Procedure"]
     status: FhirCode
@@ -457,11 +473,12 @@ class Procedure(Resource):
         return self
 
 
-_PERFORMED = tuple(name.replace("onset", "performed") for name in _ONSET)
+_PERFORMED = frozenset(name.replace("onset", "performed") for name in _ONSET)
 
 
 class ServiceRequest(Resource):
     resource_type: ClassVar[str] = "ServiceRequest"
+    __resource_type__: ClassVar[str] = "ServiceRequest"
 
     resourceType: Literal["ServiceRequest"]
     status: FhirCode
@@ -472,6 +489,7 @@ class ServiceRequest(Resource):
 
 class Patient(Resource):
     resource_type: ClassVar[str] = "Patient"
+    __resource_type__: ClassVar[str] = "Patient"
 
     resourceType: Literal["Patient"]
     gender: FhirCode | None = None
