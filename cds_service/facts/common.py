@@ -28,7 +28,7 @@ def to_datetime(value: Any) -> datetime | None:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)  # 3.11+: reads "Z" as UTC
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
         except ValueError:
             match = _PARTIAL.match(value)

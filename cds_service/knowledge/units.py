@@ -109,6 +109,7 @@ _ALIASES: dict[str, str] = {
 
 
 @lru_cache(maxsize=4096)  # a pure function of two short strings, called per value read
+@lru_cache(maxsize=2048)  # bounded (the strings come from requests); a chart repeats few units
 def normalise_unit(code: str | None, unit: str | None = None) -> str | None:
     """The UCUM code for a Quantity's ``code`` (preferred) or its human ``unit``.
 
