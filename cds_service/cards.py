@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import uuid
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from cds_service.facts import Evidence, PatientFacts, PregnancyStatus
 from cds_service.fhir.data import Evaluation
 from cds_service.knowledge import wording
 from cds_service.knowledge.analytes import ANALYTES
+from cds_service.knowledge.codes import CodeKey
 from cds_service.knowledge.orders import ORDER_ITEMS, OrderBundle, OrderItem, bundle_for
 from cds_service.knowledge.policy import DEFAULT_POLICY, Policy
 from cds_service.knowledge.sources import Citation, citation
@@ -48,21 +50,71 @@ def advise(evaluation: Evaluation, policy: Policy = DEFAULT_POLICY) -> list[Card
 
 def build_cards(result: EngineResult) -> list[Card]:
     facts = result.facts
-    rules = registry()
+    call = _Call(facts, registry())
     groups: dict[str, list[Finding]] = {}
     for finding in _drop_superseded(result.findings):
         groups.setdefault(finding.problem, []).append(finding)
     ranked: list[tuple[int, tuple[int, str], Card]] = []
     for findings in groups.values():
-        findings.sort(key=lambda f: (-f.rank, _rule_sort(rules, f.rule_id)))
-        card = _problem_card(findings, facts, rules)
-        ranked.append((findings[0].rank, _rule_sort(rules, findings[0].rule_id), card))
+        findings.sort(key=lambda f: (-f.rank, call.sort_key(f.rule_id)))
+        card = _problem_card(findings, facts, call.rules, call)
+        ranked.append((findings[0].rank, call.sort_key(findings[0].rule_id), card))
     for failure in result.failures:
         ranked.append((0, failure.rule.sort_key, _failure_card(failure)))
     if facts.data_gaps and (result.in_scope or _gap_touches_scope(facts)):
         ranked.append((0, (1000, ""), _data_gap_card(facts)))
     ranked.sort(key=lambda item: (-item[0], item[1]))
     return [card for _, _, card in ranked]
+
+
+class _Call:
+    """What the cards of one call share, worked out once per call instead of once per card:
+    rule sort keys, the pregnancy line, whether a test was resulted recently. Lives for one
+    ``build_cards`` only: nothing about a patient outlives the call."""
+
+    __slots__ = ("_pregnancy", "_resulted", "_sort_keys", "_windows", "facts", "rules")
+
+    def __init__(self, facts: PatientFacts, rules: Any) -> None:
+        self.facts = facts
+        self.rules = rules
+        self._sort_keys: dict[str, tuple[int, str]] = {}
+        self._pregnancy: str | None = None
+        self._resulted: dict[tuple[str, str], bool] = {}
+        self._windows: dict[str, timedelta] = {}
+
+    def sort_key(self, rule_id: str) -> tuple[int, str]:
+        key = self._sort_keys.get(rule_id)
+        if key is None:
+            key = self._sort_keys[rule_id] = _rule_sort(self.rules, rule_id)
+        return key
+
+    def pregnancy_line(self) -> str:
+        if self._pregnancy is None:
+            self._pregnancy = _pregnancy_line(self.facts)
+        return self._pregnancy
+
+    def resulted(self, analyte: str, freshness: str) -> bool:
+        """``analyte`` has a dated result within its freshness window (acute: hours)."""
+        key = (analyte, freshness)
+        done = self._resulted.get(key)
+        if done is None:
+            latest = self.facts.latest(analyte)
+            done = self._resulted[key] = (
+                latest is not None
+                and latest.when is not None
+                and self.facts.now - latest.when <= self._window(analyte, freshness)
+            )
+        return done
+
+    def _window(self, analyte: str, freshness: str) -> timedelta:
+        policy = self.facts.policy
+        if freshness == "acute":
+            return timedelta(hours=policy.acute_order_freshness_hours)
+        klass = ANALYTES[analyte].freshness
+        window = self._windows.get(klass)
+        if window is None:
+            window = self._windows[klass] = timedelta(days=policy.staleness_for(klass))
+        return window
 
 
 def _drop_superseded(findings: Sequence[Finding]) -> list[Finding]:
@@ -90,6 +142,17 @@ def _rule_sort(rules: Any, rule_id: str) -> tuple[int, str]:
     return spec.sort_key if spec is not None else (999, rule_id)
 
 
+def new_uuid() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` gives, from the same
+    ``os.urandom`` source, without building a ``uuid.UUID`` on the way (a card and each of
+    its suggestions get one on every call)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 # ---- summary ------------------------------------------------------------------------------
 
 
@@ -113,13 +176,16 @@ def summary_for(finding: Finding, facts: PatientFacts) -> str:
 # ---- detail -------------------------------------------------------------------------------
 
 
+_STATUS_TEXT: dict[PregnancyStatus, str] = {
+    PregnancyStatus.PREGNANT: "pregnant",
+    PregnancyStatus.POSTPARTUM: "postpartum",
+    PregnancyStatus.UNKNOWN: "unknown or conflicting",
+}
+
+
 def _pregnancy_line(facts: PatientFacts) -> str:
     preg = facts.pregnancy
-    status = {
-        PregnancyStatus.PREGNANT: "pregnant",
-        PregnancyStatus.POSTPARTUM: "postpartum",
-        PregnancyStatus.UNKNOWN: "unknown or conflicting",
-    }.get(preg.status, str(preg.status))
+    status = _STATUS_TEXT.get(preg.status, str(preg.status))
     parts = [f"Pregnancy status: {status}"]
     if preg.pregnant and preg.ga_text():
         parts.append(
@@ -135,7 +201,11 @@ def _pregnancy_line(facts: PatientFacts) -> str:
     return ", ".join(parts)
 
 
-def detail_for(findings: Sequence[Finding], facts: PatientFacts, rules: Any) -> str:
+def detail_for(
+    findings: Sequence[Finding], facts: PatientFacts, rules: Any, call: _Call | None = None
+) -> str:
+    if call is None:
+        call = _Call(facts, rules)
     lead = findings[0]
     lines: list[str] = ["**Data used**"]
     seen: set[Evidence] = set()
@@ -143,31 +213,28 @@ def detail_for(findings: Sequence[Finding], facts: PatientFacts, rules: Any) -> 
         for ev in finding.evidence:
             if ev not in seen:
                 seen.add(ev)
-                lines.append(f"- {ev.line()}")
-    lines.append(f"- {_pregnancy_line(facts)}")
+                lines.append("- " + ev.line())
+    lines.append("- " + call.pregnancy_line())
     lines.append("")
     lines.append("**Rule**")
     for finding in findings:
         title = rules[finding.rule_id].title if finding.rule_id in rules else finding.rule_id
         lines.append(f"- {title} ({finding.rule_id}, {finding.indicator}): {finding.rule_text}")
-    notes = [n for f in findings for n in f.notes]
-    if notes:
+    if any(f.notes for f in findings):
         lines.append("")
         lines.append("**Notes**")
-        lines.extend(f"- {n}" for n in dict.fromkeys(notes))
-    cited = [_citation(f, rules) for f in findings]
+        lines.extend("- " + n for n in dict.fromkeys(n for f in findings for n in f.notes))
+    cited = dict.fromkeys(_citation(f, rules) for f in findings)
     lines.append("")
-    lines.append("**Source**: " + "; ".join(f"{c.label} ({c.url})" for c in dict.fromkeys(cited)))
-    cautions = list(dict.fromkeys(c for f in findings for c in f.cautions))
-    if cautions:
+    lines.append("**Source**: " + "; ".join(_source_text(c) for c in cited))
+    if any(f.cautions for f in findings):
         lines.append("")
         lines.append("**Do not**")
-        lines.extend(f"- {c}" for c in cautions)
-    gaps = list(dict.fromkeys(g for f in findings for g in f.gaps))
-    if gaps:
+        lines.extend("- " + c for c in dict.fromkeys(c for f in findings for c in f.cautions))
+    if any(f.gaps for f in findings):
         lines.append("")
         lines.append("**Data gaps**")
-        lines.extend(f"- {g}" for g in gaps)
+        lines.extend("- " + g for g in dict.fromkeys(g for f in findings for g in f.gaps))
     if facts.pregnancy.status is PregnancyStatus.UNKNOWN:
         lines.append("")
         lines.append(wording.UNKNOWN_STATUS_NOTE)
@@ -178,6 +245,11 @@ def detail_for(findings: Sequence[Finding], facts: PatientFacts, rules: Any) -> 
     return "\n".join(lines)
 
 
+@functools.cache
+def _source_text(cited: Citation) -> str:
+    return f"{cited.label} ({cited.url})"
+
+
 def _citation(finding: Finding, rules: Any) -> Citation:
     spec: RuleSpec | None = rules.get(finding.rule_id)
     return citation(finding.citation or (spec.citation if spec is not None else "FHIROBS"))
@@ -186,23 +258,46 @@ def _citation(finding: Finding, rules: Any) -> Citation:
 # ---- suggestions --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _ItemParts:
+    """The constant parts of one catalogue item's draft order, built once per item."""
+
+    codes: frozenset[CodeKey]
+    codings: tuple[tuple[str, str, str], ...]
+    description: str
+
+
+def _parts_of(item: OrderItem) -> _ItemParts:
+    cached = _ITEM_PARTS.get(item.key)
+    if cached is not None and cached[0] is item:
+        return cached[1]
+    parts = _ItemParts(
+        codes=frozenset(c.key for c in item.codings),
+        codings=tuple((c.system, c.code, c.display) for c in item.codings),
+        description=f"Draft order: {item.label}",
+    )
+    _ITEM_PARTS[item.key] = (item, parts)
+    return parts
+
+
+# Keyed by item key, checked by identity: an item that is not the catalogue's own gets fresh
+# parts rather than another item's.
+_ITEM_PARTS: dict[str, tuple[OrderItem, _ItemParts]] = {}
+for _item in ORDER_ITEMS.values():
+    _parts_of(_item)
+
+
 def _already_ordered(item: OrderItem, facts: PatientFacts) -> bool:
-    codes = {c.key for c in item.codings}
-    return any(order.codes & codes for order in facts.orders)
+    codes = _parts_of(item).codes
+    return any(not codes.isdisjoint(order.codes) for order in facts.orders)
 
 
-def _recently_resulted(item: OrderItem, facts: PatientFacts, freshness: str) -> bool:
-    for analyte in item.analytes:
-        latest = facts.latest(analyte)
-        if latest is None or latest.when is None:
-            continue
-        if freshness == "acute":
-            window = timedelta(hours=facts.policy.acute_order_freshness_hours)
-        else:
-            window = timedelta(days=facts.policy.staleness_for(ANALYTES[analyte].freshness))
-        if facts.now - latest.when <= window:
-            return True
-    return False
+def _recently_resulted(
+    item: OrderItem, facts: PatientFacts, freshness: str, call: _Call | None = None
+) -> bool:
+    if call is None:
+        call = _Call(facts, registry())
+    return any(call.resulted(analyte, freshness) for analyte in item.analytes)
 
 
 def _service_request(
@@ -214,7 +309,8 @@ def _service_request(
         "intent": "proposal",
         "code": {
             "coding": [
-                {"system": c.system, "code": c.code, "display": c.display} for c in item.codings
+                {"system": system, "code": code, "display": display}
+                for system, code, display in _parts_of(item).codings
             ],
             "text": item.label,
         },
@@ -233,19 +329,26 @@ class _Planned:
     items: tuple[OrderItem, ...]
 
 
-def _plan_orders(findings: Sequence[Finding], facts: PatientFacts) -> list[_Planned]:
+def _plan_orders(
+    findings: Sequence[Finding], facts: PatientFacts, call: _Call | None = None
+) -> list[_Planned]:
+    if call is None:
+        call = _Call(facts, registry())
     planned: list[_Planned] = []
     taken: set[str] = set()
     for finding in findings:
         for key in finding.orders:
             bundle = bundle_for(key)
-            items = tuple(
-                ORDER_ITEMS[i]
-                for i in bundle.items
-                if i not in taken
-                and not _already_ordered(ORDER_ITEMS[i], facts)
-                and not _recently_resulted(ORDER_ITEMS[i], facts, finding.order_freshness)
-            )
+            needed: list[OrderItem] = []
+            for i in bundle.items:
+                if i in taken:
+                    continue
+                item = ORDER_ITEMS[i]
+                if not _already_ordered(item, facts) and not _recently_resulted(
+                    item, facts, finding.order_freshness, call
+                ):
+                    needed.append(item)
+            items = tuple(needed)
             if bundle.alternatives and len(items) != len(bundle.items):
                 # One of the alternatives is already done or ordered: none is needed.
                 continue
@@ -256,15 +359,18 @@ def _plan_orders(findings: Sequence[Finding], facts: PatientFacts) -> list[_Plan
     return planned
 
 
+_REASON_TYPES = frozenset({"Observation", "Condition"})
+
+
 def _suggestions(
-    findings: Sequence[Finding], facts: PatientFacts
+    findings: Sequence[Finding], facts: PatientFacts, call: _Call | None = None
 ) -> tuple[list[Suggestion], str | None]:
     reasons = list(
         dict.fromkeys(
             ev.reference
             for f in findings
             for ev in f.evidence
-            if ev.reference and ev.reference.split("/", 1)[0] in ("Observation", "Condition")
+            if ev.reference and ev.reference.split("/", 1)[0] in _REASON_TYPES
         )
     )
     suggestions: list[Suggestion] = []
@@ -273,7 +379,7 @@ def _suggestions(
             suggestions.append(
                 Suggestion(
                     label="Remove the draft order",
-                    uuid=str(uuid.uuid4()),
+                    uuid=new_uuid(),
                     is_recommended=True,
                     actions=[
                         Action(
@@ -282,7 +388,7 @@ def _suggestions(
                     ],
                 )
             )
-    planned = _plan_orders(findings, facts)
+    planned = _plan_orders(findings, facts, call)
     alternatives = [p for p in planned if p.bundle.alternatives]
     independent = [p for p in planned if not p.bundle.alternatives]
     behaviour: Literal["at-most-one", "any"] | None = None
@@ -314,34 +420,40 @@ def _suggestion(
     actions = [
         Action(
             type="create",
-            description=f"Draft order: {item.label}",
+            description=_parts_of(item).description,
             resource=_service_request(item, facts, reasons),
         )
         for item in items
     ]
-    return Suggestion(
-        label=label, uuid=str(uuid.uuid4()), is_recommended=recommended, actions=actions
-    )
+    return Suggestion(label=label, uuid=new_uuid(), is_recommended=recommended, actions=actions)
 
 
 # ---- cards --------------------------------------------------------------------------------
 
+# clinical.md E.2 override reasons, validated once. Cards share these Coding objects (the
+# wire models are never mutated after construction); each card gets its own list.
+_OVERRIDE_REASONS: tuple[Coding, ...] = tuple(
+    Coding(system=c.system, code=c.code, display=c.display) for c in wording.OVERRIDE_REASONS
+)
+
 
 def _override_reasons() -> list[Coding]:
-    return [
-        Coding(system=c.system, code=c.code, display=c.display) for c in wording.OVERRIDE_REASONS
-    ]
+    return list(_OVERRIDE_REASONS)
 
 
-def _problem_card(findings: Sequence[Finding], facts: PatientFacts, rules: Any) -> Card:
+def _problem_card(
+    findings: Sequence[Finding], facts: PatientFacts, rules: Any, call: _Call | None = None
+) -> Card:
+    if call is None:
+        call = _Call(facts, rules)
     lead = findings[0]
     spec: RuleSpec | None = rules.get(lead.rule_id)
     cited = _citation(lead, rules)
-    suggestions, behaviour = _suggestions(findings, facts)
+    suggestions, behaviour = _suggestions(findings, facts, call)
     card = Card(
-        uuid=str(uuid.uuid4()),
+        uuid=new_uuid(),
         summary=summary_for(lead, facts),
-        detail=detail_for(findings, facts, rules),
+        detail=detail_for(findings, facts, rules, call),
         indicator=lead.indicator,
         source=Source(
             label=cited.label,
@@ -376,7 +488,7 @@ def _failure_card(failure: RuleFailure) -> Card:
         "clinically.\n\n" + wording.ADVISORY_FOOTER
     )
     return Card(
-        uuid=str(uuid.uuid4()),
+        uuid=new_uuid(),
         summary=summary[:MAX_SUMMARY],
         detail=detail,
         indicator="info",
@@ -408,7 +520,7 @@ def _data_gap_card(facts: PatientFacts) -> Card:
     )
     cited = citation("FHIROBS")
     return Card(
-        uuid=str(uuid.uuid4()),
+        uuid=new_uuid(),
         summary=wording.DATA_GAP_SUMMARY,
         detail="\n".join(lines),
         indicator="info",

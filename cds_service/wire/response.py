@@ -6,7 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cds_service.wire.common import WireModel, dump_wire
+from cds_service.wire.common import (
+    NotPlain,
+    WireModel,
+    dump_wire,
+    fast_dump,
+    prune_json,
+)
 
 Indicator = Literal["info", "warning", "critical"]
 INDICATOR_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -109,3 +115,118 @@ class CdsResponse(WireModel):
         if self.system_actions:
             body["systemActions"] = [dump_wire(a) for a in self.system_actions]
         return body
+
+
+# ---- fast serialisers (see wire/common.py) ------------------------------------------------
+# Each gives exactly reference_dump(model): fields in declaration order under their aliases,
+# a member left out when it is None, "", [] or {} after pruning. Every model here has a
+# required member, so its raw dump is never empty and a list keeps all its elements.
+
+
+@fast_dump(Coding)
+def _coding_wire(coding: Coding) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if coding.system != "":
+        out["system"] = coding.system
+    if coding.code != "":
+        out["code"] = coding.code
+    if coding.display is not None and coding.display != "":
+        out["display"] = coding.display
+    return out
+
+
+def _not_plain(model: object) -> dict[str, Any]:
+    raise NotPlain(type(model).__name__)
+
+
+@fast_dump(Source)
+def _source_wire(source: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if source.label != "":
+        out["label"] = source.label
+    if source.url is not None and source.url != "":
+        out["url"] = source.url
+    if source.icon is not None and source.icon != "":
+        out["icon"] = source.icon
+    if source.topic is not None:
+        topic = source.topic
+        topic_out = _coding_wire(topic) if type(topic) is Coding else _not_plain(topic)
+        if topic_out:
+            out["topic"] = topic_out
+    return out
+
+
+@fast_dump(Action)
+def _action_wire(action: Action) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": action.type}
+    if action.description != "":
+        out["description"] = action.description
+    if action.resource is not None:
+        resource = prune_json(action.resource)
+        if resource:
+            out["resource"] = resource
+    if action.resource_id is not None and action.resource_id != "":
+        out["resourceId"] = action.resource_id
+    return out
+
+
+@fast_dump(Suggestion)
+def _suggestion_wire(suggestion: Suggestion) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if suggestion.label != "":
+        out["label"] = suggestion.label
+    if suggestion.uuid is not None and suggestion.uuid != "":
+        out["uuid"] = suggestion.uuid
+    if suggestion.is_recommended is not None:
+        out["isRecommended"] = suggestion.is_recommended
+    if suggestion.actions:
+        out["actions"] = [
+            _action_wire(a) if type(a) is Action else _not_plain(a) for a in suggestion.actions
+        ]
+    return out
+
+
+@fast_dump(Link)
+def _link_wire(link: Link) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if link.label != "":
+        out["label"] = link.label
+    if link.url != "":
+        out["url"] = link.url
+    out["type"] = link.type
+    if link.app_context is not None and link.app_context != "":
+        out["appContext"] = link.app_context
+    if link.autolaunchable is not None:
+        out["autolaunchable"] = link.autolaunchable
+    return out
+
+
+@fast_dump(Card)
+def _card_wire(card: Card) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if card.uuid is not None and card.uuid != "":
+        out["uuid"] = card.uuid
+    if card.summary != "":
+        out["summary"] = card.summary
+    if card.detail is not None and card.detail != "":
+        out["detail"] = card.detail
+    out["indicator"] = card.indicator
+    source = _source_wire(card.source) if type(card.source) is Source else _not_plain(card.source)
+    if source:
+        out["source"] = source
+    if card.suggestions:
+        out["suggestions"] = [
+            _suggestion_wire(s) if type(s) is Suggestion else _not_plain(s)
+            for s in card.suggestions
+        ]
+    if card.selection_behavior is not None:
+        out["selectionBehavior"] = card.selection_behavior
+    if card.override_reasons:
+        out["overrideReasons"] = [
+            _coding_wire(r) if type(r) is Coding else _not_plain(r) for r in card.override_reasons
+        ]
+    if card.links:
+        out["links"] = [
+            _link_wire(link) if type(link) is Link else _not_plain(link) for link in card.links
+        ]
+    return out
