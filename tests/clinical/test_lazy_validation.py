@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from cds_service.facts import PatientFacts
 from cds_service.fhir.read_models import MedicationRequest, Observation
 from cds_service.knowledge.analytes import ANALYTES
