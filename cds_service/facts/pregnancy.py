@@ -314,7 +314,9 @@ def _decide(
         return PregnancyState(PregnancyStatus.NOT_PREGNANT, evidence=(latest_negative.evidence,))
 
     if latest_positive is not None:
-        evidence = tuple(sorted({s.evidence for s in pregnant_points}, key=_newest, reverse=True))
+        evidence = tuple(
+            sorted(dict.fromkeys(s.evidence for s in pregnant_points), key=_newest, reverse=True)
+        )
         if pregnant_by_dating is not None:
             edd = pregnant_by_dating.edd
             ga = _TERM_DAYS - (edd - today).days

@@ -3,7 +3,11 @@ medicines and orders."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -394,3 +398,27 @@ def test_entered_in_error_flood_does_not_push_out_valid_results() -> None:
     valid = lab("potassium", 3.2, "mmol/L", when=ago(days=2))
     latest = facts_of([*pregnant(20), *errors, valid]).latest("potassium")
     assert latest is not None and latest.value == 3.2
+
+
+_EVIDENCE_ORDER = """
+from tests.clinical.builders import facts_of, pregnant
+print("|".join(ev.line() for ev in facts_of(pregnant(20)).pregnancy.evidence))
+"""
+
+
+def test_pregnancy_evidence_order_does_not_depend_on_the_hash_seed() -> None:
+    """Two pieces of evidence recorded at the same time keep the chart's order: the card's
+    "based on ..." line reads the same on every run and every worker."""
+    root = Path(__file__).resolve().parents[2]
+    lines = set()
+    for seed in ("1", "2", "3", "4"):
+        out = subprocess.run(
+            [sys.executable, "-c", _EVIDENCE_ORDER],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines.add(out.stdout.strip())
+    assert len(lines) == 1 and "|" in next(iter(lines)), lines
