@@ -130,7 +130,7 @@ def build_symptoms(
         when = onset
         if not present:
             when = to_datetime(getattr(cond, "abatementDateTime", None)) or onset
-        status = next(iter(clinical), "active") if clinical else "active"
+        status = min(clinical) if clinical else "active"
         if verification - {"confirmed"}:
             status += f", {sorted(verification)[0]}"
         by_key[key].append(
