@@ -14,6 +14,7 @@ Implements CDS Hooks 2.0 §5 (S-3…S-10) with PyJWT for the cryptography:
   client names tenants; ``jti`` single use (``ReplayStore``).
 * JWK Sets are fetched with httpx, cached for ``jwks_cache_seconds`` and refetched on an unknown
   ``kid`` at most every ``jwks_refetch_min_interval_seconds`` (key rotation without hammering).
+  The verification key for a (kid, alg) is built once per fetched (or inline) set.
 
 Every failure is the same ``AuthFailure``; the HTTP layer answers 401 without details. The reason
 is logged with ``iss``/``kid``/``jti`` only. The token itself is never logged or stored.
@@ -34,6 +35,7 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
+from jwt.utils import base64url_decode
 
 from cds_service.api.clients import PRIVATE_JWK_MEMBERS, TrustedClient, TrustedClients
 from cds_service.settings import Settings
@@ -149,9 +151,53 @@ class JwksFetchError(Exception):
 JwksFetcher = Callable[[str], Awaitable[Any]]
 
 
+class KeySet:
+    """One JWK Set's public keys by ``kid``, and the verification keys already built from them.
+
+    Building a ``PyJWK`` (decoding the coordinates, constructing the public key object) costs
+    more than all of a token's other checks except the signature itself; it is done once per
+    (kid, alg) and kept here. A refetched set is a new ``KeySet``, so nothing built from the
+    previous document outlives it (a kid rebound to another key is never verified with the old
+    one).
+    """
+
+    __slots__ = ("_parsed", "by_kid")
+
+    def __init__(self, by_kid: dict[str, tuple[dict[str, Any], ...]]) -> None:
+        self.by_kid = by_kid
+        self._parsed: dict[tuple[str, str], jwt.PyJWK] = {}
+
+    def get(self, kid: str) -> tuple[dict[str, Any], ...]:
+        return self.by_kid.get(kid, ())
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self.by_kid
+
+    def verification_key(self, kid: str, alg: str) -> jwt.PyJWK:
+        """The one key ``kid`` names that fits ``alg``, or ``AuthFailure``."""
+        parsed = self._parsed.get((kid, alg))
+        if parsed is not None:
+            return parsed
+        candidates = self.by_kid.get(kid, ())
+        if not candidates:
+            raise AuthFailure("unknown kid")
+        usable = [k for k in candidates if _fits(k, alg)]
+        if len(usable) != 1:
+            raise AuthFailure("kid does not name exactly one key for this alg")
+        try:
+            parsed = jwt.PyJWK(usable[0], algorithm=alg)
+        except jwt.PyJWTError as exc:
+            raise AuthFailure(f"unusable key ({type(exc).__name__})") from exc
+        self._parsed[(kid, alg)] = parsed
+        return parsed
+
+
+_NO_KEYS = KeySet({})
+
+
 @dataclass(slots=True)
 class _CachedSet:
-    keys: dict[str, tuple[dict[str, Any], ...]]
+    keys: KeySet
     fetched_at: float
     attempted_at: float
 
@@ -170,11 +216,15 @@ class JwksCache:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def keys_for(self, url: str, kid: str) -> tuple[dict[str, Any], ...]:
+        return (await self.key_set(url, kid)).get(kid)
+
+    async def key_set(self, url: str, kid: str) -> KeySet:
+        """The set at ``url``, refetched first if stale or missing ``kid`` (rate-limited)."""
         cached = self._sets.get(url)
         now = self.clock()
         if self._wants_fetch(cached, kid, now):
             cached = await self._refresh(url, cached)
-        return cached.keys.get(kid, ()) if cached else ()
+        return cached.keys if cached else _NO_KEYS
 
     def _wants_fetch(self, cached: _CachedSet | None, kid: str, now: float) -> bool:
         if cached is None:
@@ -191,11 +241,11 @@ class JwksCache:
             now = self.clock()
             self.fetches += 1
             try:
-                keys = parse_jwks(await self.fetch(url))
+                keys = KeySet(parse_jwks(await self.fetch(url)))
             except JwksFetchError as exc:
                 log.warning("jwks fetch failed", extra={"jwks_url": url, "error": str(exc)})
                 # Keep serving the last good keys (if any); retry after min_interval.
-                kept = current.keys if current else {}
+                kept = current.keys if current else _NO_KEYS
                 fetched_at = current.fetched_at if current else -math.inf
                 refreshed = _CachedSet(keys=kept, fetched_at=fetched_at, attempted_at=now)
             else:
@@ -270,6 +320,12 @@ class Authenticator:
         self._max_lifetime = settings.jwt_max_lifetime_seconds
         self._max_token = settings.jwt_max_token_bytes
         self._fetch_timeout = settings.jwks_fetch_timeout_seconds
+        # Inline JWK Sets are configuration: one KeySet per client for the process's lifetime.
+        self._inline = {
+            client.iss: KeySet(_by_kid(client.jwks))
+            for client in clients.values()
+            if client.jwks is not None
+        }
         self.jwks = JwksCache(
             fetch=self._fetch,
             clock=lambda: self._clock().timestamp(),
@@ -382,26 +438,18 @@ class Authenticator:
         self, client: TrustedClient, header: dict[str, Any], alg: str, kid: str
     ) -> jwt.PyJWK:
         jku = header.get("jku")
-        candidates: tuple[dict[str, Any], ...]
+        keys: KeySet
         if jku is not None:
             if jku not in client.jku_allow:
                 raise AuthFailure("jku not on the client's allow-list")
-            candidates = await self.jwks.keys_for(jku, kid)
+            keys = await self.jwks.key_set(jku, kid)
         elif client.jwks is not None:
-            candidates = tuple(k for k in client.jwks if k.get("kid") == kid)
+            keys = self._inline[client.iss]
         elif client.jwks_url is not None:
-            candidates = await self.jwks.keys_for(client.jwks_url, kid)
+            keys = await self.jwks.key_set(client.jwks_url, kid)
         else:
             raise AuthFailure("no jku and no configured JWK Set for this client")
-        if not candidates:
-            raise AuthFailure("unknown kid")
-        usable = [k for k in candidates if _fits(k, alg)]
-        if len(usable) != 1:
-            raise AuthFailure("kid does not name exactly one key for this alg")
-        try:
-            return jwt.PyJWK(usable[0], algorithm=alg)
-        except jwt.PyJWTError as exc:
-            raise AuthFailure(f"unusable key ({type(exc).__name__})") from exc
+        return keys.verification_key(kid, alg)
 
     def _check_times(self, claims: dict[str, Any]) -> float:
         now = self._clock().timestamp()
@@ -435,15 +483,50 @@ class Authenticator:
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims, parsed but NOT verified (one parse for both)."""
+    """Header and claims, parsed but NOT verified, only to pick the key; ``jwt.decode`` then
+    parses and verifies the whole token.
+
+    The same checks as PyJWT's unverified ``decode_complete`` (segments decode, header and
+    payload are JSON objects read with the same ``json`` module, ``kid`` a string, ``crit``
+    well formed, no RFC 7797 unencoded payload), without its character-by-character segment
+    validation: ``_bearer`` has already matched the compact form (three base64url segments).
+    """
+    header_segment, payload_segment, signature_segment = token.split(".")
     try:
-        parts = jwt.decode_complete(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
+        header = json.loads(base64url_decode(header_segment))
+        if not isinstance(header, dict) or header.get("b64", True) is False:
+            raise AuthFailure("malformed token")
+        payload = json.loads(base64url_decode(payload_segment))
+        base64url_decode(signature_segment)
+    except (ValueError, RecursionError) as exc:  # binascii.Error and JSONDecodeError included
         raise AuthFailure("malformed token") from exc
-    header, payload = parts["header"], parts["payload"]
-    if not isinstance(header, dict) or not isinstance(payload, dict):
+    if not isinstance(payload, dict):
+        raise AuthFailure("malformed token")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise AuthFailure("malformed token")
+    if "crit" in header and not _valid_crit(header):
         raise AuthFailure("malformed token")
     return header, payload
+
+
+def _valid_crit(header: dict[str, Any]) -> bool:
+    """PyJWT's own ``crit`` rule: a non-empty list of extensions it supports (only ``b64``),
+    each present in the header. (A ``crit`` that passes is still refused by _check_header.)"""
+    crit = header["crit"]
+    return (
+        isinstance(crit, list)
+        and len(crit) > 0
+        and all(isinstance(ext, str) and ext == "b64" and ext in header for ext in crit)
+    )
+
+
+def _by_kid(keys: Sequence[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], ...]]:
+    by_kid: dict[str, list[dict[str, Any]]] = {}
+    for key in keys:
+        kid = key.get("kid")
+        if isinstance(kid, str):
+            by_kid.setdefault(kid, []).append(key)
+    return {kid: tuple(found) for kid, found in by_kid.items()}
 
 
 def _fits(key: dict[str, Any], alg: str) -> bool:

@@ -141,17 +141,24 @@ class RequestLimitsMiddleware:
         if method in _NO_BODY_METHODS and not has_body:
             await self.app(scope, receive, send)
             return
-        body = bytearray()
+        # Chunks are kept as received and joined once (a body that arrives in one message, as
+        # most do, is passed on as that same bytes object: no copy of a multi-megabyte body).
+        chunks: list[bytes] = []
+        received = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the client went away mid-body: nothing to answer
-            body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
                 return
+            if chunk:
+                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:

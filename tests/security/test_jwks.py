@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from cds_service.api.auth import AuthFailure, InMemoryReplayStore, JwksCache, parse_jwks
 from tests.conftest import NOW, patient_view_request
 from tests.security.kit import (
+    INLINE_ISS,
     SERVICE_ID,
     TESTSERVER,
     Clock,
@@ -160,3 +161,60 @@ async def test_replay_store_forgets_after_expiry_and_fails_closed_when_full() ->
         await store.first_use("c", expires_at=200, now=60)
     assert await store.first_use("a", expires_at=300, now=100)  # "a" expired at 100
     assert len(store) == 2
+
+
+def test_a_kid_rebound_to_another_key_verifies_only_with_the_new_key_after_refetch(
+    secure: TestClient, keys: Keys, jwks: JwksServer, clock: Clock
+) -> None:
+    # Verification keys are built once per (kid, alg) and kept with the fetched set: a
+    # refetched set must not reuse the key built from the previous document for the same kid.
+    assert _call(secure, keys.ec384, clock=clock) == 200
+    assert _call(secure, keys.ec384, clock=clock) == 200  # the key built on the first call
+    jwks.documents[JWKS_PATH] = {"keys": [public_jwk(keys.ec384_rotated, "ec-384")]}
+    clock.advance(301)  # cache expired: the next call refetches
+    assert _call(secure, keys.ec384, clock=clock) == 401
+    assert jwks.hits[JWKS_PATH] == 2
+    assert _call(secure, keys.ec384_rotated, clock=clock) == 200
+    assert jwks.hits[JWKS_PATH] == 2
+
+
+async def test_verification_keys_are_built_once_per_fetched_set(keys: Keys) -> None:
+    documents = [
+        {"keys": [public_jwk(keys.ec384, "a")]},
+        {"keys": [public_jwk(keys.ec384_rotated, "a")]},
+    ]
+    now = [1000.0]
+
+    async def fetch(url: str) -> Any:
+        return documents[0] if now[0] < 2000 else documents[1]
+
+    cache = JwksCache(fetch=fetch, clock=lambda: now[0], cache_seconds=300, min_interval=30)
+    first = (await cache.key_set("u", "a")).verification_key("a", "ES384")
+    assert (await cache.key_set("u", "a")).verification_key("a", "ES384") is first
+    now[0] = 2000.0  # expired: refetched, and the rotated key is built from the new document
+    refreshed = (await cache.key_set("u", "a")).verification_key("a", "ES384")
+    assert refreshed is not first
+    assert refreshed.key.public_numbers() == keys.ec384_rotated.public_key().public_numbers()
+    assert cache.fetches == 2
+    with pytest.raises(AuthFailure, match="exactly one key"):
+        (await cache.key_set("u", "a")).verification_key("a", "RS384")  # wrong type: refused
+    with pytest.raises(AuthFailure, match="unknown kid"):
+        (await cache.key_set("u", "a")).verification_key("b", "ES384")
+
+
+def test_inline_keys_still_verify_and_refuse_another_key(secure: TestClient, keys: Keys) -> None:
+    # The inline client's set is built once at start-up; repeated calls reuse its key.
+    for _ in range(2):
+        response = secure.post(
+            f"/cds-services/{SERVICE_ID}",
+            json=patient_view_request(),
+            headers=bearer(
+                token(keys.rsa_inline, SERVICE_URL, alg="RS384", kid="inline-rsa", iss=INLINE_ISS)
+            ),
+        )
+        assert response.status_code == 200
+    forged = token(keys.rsa, SERVICE_URL, alg="RS384", kid="inline-rsa", iss=INLINE_ISS)
+    response = secure.post(
+        f"/cds-services/{SERVICE_ID}", json=patient_view_request(), headers=bearer(forged)
+    )
+    assert response.status_code == 401
