@@ -227,3 +227,35 @@ def test_subclass_falls_back_to_the_generic_dump() -> None:
     # generic path: the fast one refuses what it was not written for.
     card = Card(summary="s", indicator="info", source=source)
     _same_as_reference(card)
+
+
+def test_every_member_of_a_fast_dumped_model_is_written_when_set() -> None:
+    """A member added to a wire model must be added to its fast serialiser too: each member,
+    set to a plain non-empty value, must appear in the fast dump as in the reference one."""
+    from cds_service.wire.response import Action, Card, Coding, Link, Source, Suggestion
+
+    coding = Coding(system="http://example.org", code="c", display="d")
+    action = Action(type="create", description="d", resource={"resourceType": "X"})
+    delete = Action(type="delete", description="d", resourceId="MedicationRequest/1")
+    suggestion = Suggestion(label="l", uuid="u", isRecommended=True, actions=[action, delete])
+    link = Link(
+        label="l", url="https://example.org", type="smart", appContext="a", autolaunchable=True
+    )
+    card = Card(
+        uuid="u",
+        summary="s",
+        detail="d",
+        indicator="warning",
+        source=Source(label="l", url="https://example.org", icon="https://i", topic=coding),
+        suggestions=[suggestion],
+        selectionBehavior="any",
+        overrideReasons=[coding],
+        links=[link],
+    )
+    for model in (coding, action, delete, suggestion, link, card, card.source):
+        fast = dump_wire(model)
+        assert fast == reference_dump(model), type(model).__name__
+        written = {info.alias or name for name, info in type(model).model_fields.items()}
+        unset = written - set(fast)
+        allowed = {"resourceId"} if model is action else {"resource"} if model is delete else set()
+        assert unset <= allowed, (type(model).__name__, unset)
