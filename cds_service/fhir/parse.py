@@ -44,7 +44,6 @@ CONDITION_CODES = _codes("conditions")
 PROCEDURE_CODES = _codes("delivery-procedures")
 
 
-
 def raw_codes(concept: Any) -> list[CodeKey]:
     """(system, code) pairs of a raw CodeableConcept dict, systems canonicalised."""
     out: list[CodeKey] = []
