@@ -35,19 +35,28 @@ def create_app() -> FastAPI:
     return app
 
 
+# The service's young-generation threshold (cds_service.api.app.GC_GEN0_THRESHOLD; a test keeps
+# the two equal). Not imported: the baseline process must not load the service.
+GC_GEN0_THRESHOLD = 50_000
+
+
 def create_frozen_app() -> FastAPI:
-    """The same bare app with the service's start-up heap freeze (``gc.freeze()`` in its
-    lifespan, as ``cds_service.api.app`` does): a second baseline, so the service's own GC
-    tuning is not counted as the service being cheaper than the stack."""
+    """The same bare app with the service's GC tuning (``gc.freeze()`` of the start-up heap and
+    the larger young-generation threshold, as ``cds_service.api.app`` sets in its lifespan): a
+    second baseline, so the service's own GC tuning is not counted as the service being
+    cheaper than the stack."""
     app = create_app()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
         gc.freeze()
         try:
             yield
         finally:
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
 
     app.router.lifespan_context = lifespan
     return app

@@ -19,3 +19,10 @@ def test_collector_thresholds_are_raised_while_serving_and_restored_after(
         assert gc.get_threshold() == (GC_GEN0_THRESHOLD, *before[1:])
         assert client.get("/healthz").status_code == 200
     assert gc.get_threshold() == before
+
+
+def test_the_benchmark_baseline_mirrors_the_service_gc_tuning() -> None:
+    """bench/baseline_app.py keeps its own copy (its process must not import the service)."""
+    from bench import baseline_app
+
+    assert baseline_app.GC_GEN0_THRESHOLD == GC_GEN0_THRESHOLD

@@ -35,7 +35,6 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
-from jwt.utils import base64url_decode
 
 from cds_service.api.clients import PRIVATE_JWK_MEMBERS, TrustedClient, TrustedClients
 from cds_service.settings import Settings
@@ -483,41 +482,16 @@ class Authenticator:
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims, parsed but NOT verified, only to pick the key; ``jwt.decode`` then
-    parses and verifies the whole token.
-
-    The same checks as PyJWT's unverified ``decode_complete`` (segments decode, header and
-    payload are JSON objects read with the same ``json`` module, ``kid`` a string, ``crit``
-    well formed, no RFC 7797 unencoded payload), without its character-by-character segment
-    validation: ``_bearer`` has already matched the compact form (three base64url segments).
-    """
-    header_segment, payload_segment, signature_segment = token.split(".")
+    """Header and claims, parsed but NOT verified (one parse for both), only to pick the key;
+    ``jwt.decode`` then parses and verifies the whole token."""
     try:
-        header = json.loads(base64url_decode(header_segment))
-        if not isinstance(header, dict) or header.get("b64", True) is False:
-            raise AuthFailure("malformed token")
-        payload = json.loads(base64url_decode(payload_segment))
-        base64url_decode(signature_segment)
-    except (ValueError, RecursionError) as exc:  # binascii.Error and JSONDecodeError included
+        parts = jwt.decode_complete(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
         raise AuthFailure("malformed token") from exc
-    if not isinstance(payload, dict):
-        raise AuthFailure("malformed token")
-    if "kid" in header and not isinstance(header["kid"], str):
-        raise AuthFailure("malformed token")
-    if "crit" in header and not _valid_crit(header):
+    header, payload = parts["header"], parts["payload"]
+    if not isinstance(header, dict) or not isinstance(payload, dict):
         raise AuthFailure("malformed token")
     return header, payload
-
-
-def _valid_crit(header: dict[str, Any]) -> bool:
-    """PyJWT's own ``crit`` rule: a non-empty list of extensions it supports (only ``b64``),
-    each present in the header. (A ``crit`` that passes is still refused by _check_header.)"""
-    crit = header["crit"]
-    return (
-        isinstance(crit, list)
-        and len(crit) > 0
-        and all(isinstance(ext, str) and ext == "b64" and ext in header for ext in crit)
-    )
 
 
 def _by_kid(keys: Sequence[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], ...]]:
