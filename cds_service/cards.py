@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -143,14 +143,8 @@ def _rule_sort(rules: Any, rule_id: str) -> tuple[int, str]:
 
 
 def new_uuid() -> str:
-    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` gives, from the same
-    ``os.urandom`` source, without building a ``uuid.UUID`` on the way (a card and each of
-    its suggestions get one on every call)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A random (version 4) UUID string: every card and each of its suggestions get one."""
+    return str(uuid.uuid4())
 
 
 # ---- summary ------------------------------------------------------------------------------
