@@ -46,19 +46,23 @@ PROCEDURE_CODES = _codes("delivery-procedures")
 
 def raw_codes(concept: Any) -> list[CodeKey]:
     """(system, code) pairs of a raw CodeableConcept dict, systems canonicalised."""
+    # ``type(x) is T or isinstance(x, T)``: JSON gives plain dicts, lists and strs, for which
+    # the first test is cheaper; the second keeps subclasses working as before.
     out: list[CodeKey] = []
-    if not isinstance(concept, dict):
+    if not (type(concept) is dict or isinstance(concept, dict)):
         return out
     codings = concept.get("coding")
-    if not isinstance(codings, list):
+    if not (type(codings) is list or isinstance(codings, list)):
         return out
+    canonical = _CANONICAL
     for coding in codings:
-        if not isinstance(coding, dict):
-            continue
-        system = coding.get("system")
-        code = coding.get("code")
-        if isinstance(system, str) and isinstance(code, str):
-            out.append((_CANONICAL.get(system, system), code))
+        if type(coding) is dict or isinstance(coding, dict):
+            system = coding.get("system")
+            code = coding.get("code")
+            if (type(system) is str or isinstance(system, str)) and (
+                type(code) is str or isinstance(code, str)
+            ):
+                out.append((canonical.get(system, system), code))
     return out
 
 
@@ -207,53 +211,65 @@ def _raw_time(resource: dict[str, Any]) -> str:
 _Coded = tuple[dict[str, Any], tuple[CodeKey, ...]]
 
 
-def _newest_per_code(observations: list[_Coded]) -> tuple[list[_Coded], int]:
-    """Keep the newest observations per code (entered-in-error/cancelled never count)."""
-    groups: dict[tuple[CodeKey, ...], list[_Coded]] = {}
-    dropped = 0
-    for item in observations:
-        status = item[0].get("status")
-        if isinstance(status, str) and status in _IGNORED_STATUSES:
-            dropped += 1
-            continue
-        key = tuple(sorted(item[1])) if len(item[1]) > 1 else item[1]
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [item]
-        else:
-            group.append(item)
+def _coded_time(item: _Coded) -> str:
+    return _raw_time(item[0])
+
+
+def _newest_per_code(groups: dict[tuple[CodeKey, ...], list[_Coded]]) -> tuple[list[_Coded], int]:
+    """The newest ``MAX_OBSERVATIONS_PER_CODE`` of each code group (groups in order of first
+    appearance, newest first within a group; ties keep input order), and how many were cut."""
     kept: list[_Coded] = []
+    dropped = 0
     for group in groups.values():
         if len(group) > 1:
-            group.sort(key=lambda item: _raw_time(item[0]), reverse=True)
+            group.sort(key=_coded_time, reverse=True)
         kept.extend(group[:MAX_OBSERVATIONS_PER_CODE])
         dropped += max(0, len(group) - MAX_OBSERVATIONS_PER_CODE)
     return kept, dropped
 
 
 def parse_resources(resources: Iterable[dict[str, Any]]) -> ParsedData:
-    """Filter by code on raw JSON, keep the newest observations per code; validate nothing."""
+    """Filter by code on raw JSON, keep the newest observations per code; validate nothing.
+
+    One pass over the resources (the hot loop of a call: hundreds of resources, most of them
+    never read): Observations are grouped by code as they are seen, entered-in-error and
+    cancelled ones never count.
+    """
     stats = ValidationStats()
     by_type: dict[str, list[Candidate]] = {}
     ignored = 0
-    observations: list[_Coded] = []
+    groups: dict[tuple[CodeKey, ...], list[_Coded]] = {}
+    observation_codes = OBSERVATION_CODES
     for resource in resources:
         if not isinstance(resource, dict):
             ignored += 1
             continue
         if resource.get("resourceType") == "Observation":
             codes = raw_codes(resource.get("code"))
-            if _relevant_observation(resource, codes):
-                observations.append((resource, tuple(codes)))
-            else:
+            if observation_codes.isdisjoint(codes) and not (
+                "component" in resource
+                and not observation_codes.isdisjoint(raw_component_codes(resource))
+            ):
                 ignored += 1
+                continue
+            status = resource.get("status")
+            if isinstance(status, str) and status in _IGNORED_STATUSES:
+                ignored += 1
+                continue
+            coded = tuple(codes)
+            key = tuple(sorted(coded)) if len(coded) > 1 else coded
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [(resource, coded)]
+            else:
+                group.append((resource, coded))
             continue
         if not _relevant(resource):
             ignored += 1
             continue
         bucket = by_type.setdefault(resource["resourceType"], [])
         bucket.append(Candidate(resource, len(bucket), stats))
-    kept, dropped = _newest_per_code(observations)
+    kept, dropped = _newest_per_code(groups)
     return ParsedData(
         by_type=MappingProxyType({k: tuple(v) for k, v in by_type.items()}),
         observations=tuple(Candidate(obs, i, stats, codes) for i, (obs, codes) in enumerate(kept)),
