@@ -39,7 +39,7 @@ def to_datetime(value: Any) -> datetime | None:
 
 
 def concept_keys(concept: Any) -> list[CodeKey]:
-    """(system, code) pairs of an R4B CodeableConcept, systems canonicalised."""
+    """(system, code) pairs of a typed CodeableConcept, systems canonicalised."""
     out: list[CodeKey] = []
     if concept is None:
         return out

@@ -86,11 +86,10 @@ def _relevant_observation(resource: dict[str, Any], codes: list[CodeKey]) -> boo
 
 
 def _relevant(resource: dict[str, Any]) -> bool:
+    """Whether a resource other than an Observation can be read (those: ``parse_resources``)."""
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return False
-    if rtype == "Observation":
-        return _relevant_observation(resource, raw_codes(resource.get("code")))
     if rtype == "Condition":
         return not CONDITION_CODES.isdisjoint(raw_codes(resource.get("code")))
     if rtype == "Procedure":
@@ -99,7 +98,7 @@ def _relevant(resource: dict[str, Any]) -> bool:
 
 
 def validate(resource: dict[str, Any]) -> Any | None:
-    """One resource as its R4B model, or ``None`` if it is not a valid resource we read."""
+    """One resource as its read model, or ``None`` if it is not a valid resource we read."""
     return read_model(resource)
 
 
@@ -239,17 +238,13 @@ def parse_resources(resources: Iterable[dict[str, Any]]) -> ParsedData:
     by_type: dict[str, list[Candidate]] = {}
     ignored = 0
     groups: dict[tuple[CodeKey, ...], list[_Coded]] = {}
-    observation_codes = OBSERVATION_CODES
     for resource in resources:
         if not isinstance(resource, dict):
             ignored += 1
             continue
         if resource.get("resourceType") == "Observation":
             codes = raw_codes(resource.get("code"))
-            if observation_codes.isdisjoint(codes) and not (
-                "component" in resource
-                and not observation_codes.isdisjoint(raw_component_codes(resource))
-            ):
+            if not _relevant_observation(resource, codes):
                 ignored += 1
                 continue
             status = resource.get("status")
