@@ -95,10 +95,8 @@ def effective_time(resource: Any) -> datetime | None:
 def raw_effective_time(resource: dict[str, Any]) -> datetime | None:
     """:func:`effective_time` read from a raw Observation dict (no validation).
 
-    For a resource that validates, this equals ``effective_time`` of its model: both read
-    the same string, and ``fhir.resources`` parses dateTime/instant as
-    ``datetime.fromisoformat`` does (fractions truncated to microseconds; partial dates and
-    leap seconds kept as strings).
+    For a resource that validates, this equals ``effective_time`` of its model: the read
+    models keep date strings as they are, and both go through ``to_datetime``.
     """
     for attr in ("effectiveDateTime", "effectiveInstant", "performedDateTime"):
         found = to_datetime(resource.get(attr))

@@ -397,7 +397,7 @@ class _LazySequence(Sequence[_T]):
     """A read-only sequence filled on demand: subclasses produce one item per ``_advance``.
 
     Reading ``[0]``, ``bool()`` or the first items of an iteration only does the work (here:
-    fhir.resources validation) for what is read; ``len`` and slices read everything.
+    validation) for what is read; ``len`` and slices read everything.
     """
 
     __slots__ = ("_items",)

@@ -350,7 +350,7 @@ class PatientFacts:
     way in every rule.
 
     ``measurements``, ``blood_pressures`` and ``unit_problems`` are lazy sequences
-    (``facts.measurements``): each Observation is validated with fhir.resources only when a
+    (``facts.measurements``): each Observation is validated (``fhir.read_models``) only when a
     reader reaches it, newest first, so read as little as the rule needs (``latest``,
     ``within``, ``bps_within`` stop at the first value they do not need).
     """
