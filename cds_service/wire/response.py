@@ -123,15 +123,18 @@ class CdsResponse(WireModel):
 # required member, so its raw dump is never empty and a list keeps all its elements.
 
 
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    """Write a member unless it is absent or an empty string (what pruning drops)."""
+    if value is not None and value != "":
+        out[key] = value
+
+
 @fast_dump(Coding)
 def _coding_wire(coding: Coding) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if coding.system != "":
-        out["system"] = coding.system
-    if coding.code != "":
-        out["code"] = coding.code
-    if coding.display is not None and coding.display != "":
-        out["display"] = coding.display
+    _put(out, "system", coding.system)
+    _put(out, "code", coding.code)
+    _put(out, "display", coding.display)
     return out
 
 
@@ -142,12 +145,9 @@ def _not_plain(model: object) -> dict[str, Any]:
 @fast_dump(Source)
 def _source_wire(source: Source) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if source.label != "":
-        out["label"] = source.label
-    if source.url is not None and source.url != "":
-        out["url"] = source.url
-    if source.icon is not None and source.icon != "":
-        out["icon"] = source.icon
+    _put(out, "label", source.label)
+    _put(out, "url", source.url)
+    _put(out, "icon", source.icon)
     if source.topic is not None:
         topic = source.topic
         topic_out = _coding_wire(topic) if type(topic) is Coding else _not_plain(topic)
@@ -159,26 +159,21 @@ def _source_wire(source: Source) -> dict[str, Any]:
 @fast_dump(Action)
 def _action_wire(action: Action) -> dict[str, Any]:
     out: dict[str, Any] = {"type": action.type}
-    if action.description != "":
-        out["description"] = action.description
+    _put(out, "description", action.description)
     if action.resource is not None:
         resource = prune_json(action.resource)
         if resource:
             out["resource"] = resource
-    if action.resource_id is not None and action.resource_id != "":
-        out["resourceId"] = action.resource_id
+    _put(out, "resourceId", action.resource_id)
     return out
 
 
 @fast_dump(Suggestion)
 def _suggestion_wire(suggestion: Suggestion) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if suggestion.label != "":
-        out["label"] = suggestion.label
-    if suggestion.uuid is not None and suggestion.uuid != "":
-        out["uuid"] = suggestion.uuid
-    if suggestion.is_recommended is not None:
-        out["isRecommended"] = suggestion.is_recommended
+    _put(out, "label", suggestion.label)
+    _put(out, "uuid", suggestion.uuid)
+    _put(out, "isRecommended", suggestion.is_recommended)
     if suggestion.actions:
         out["actions"] = [
             _action_wire(a) if type(a) is Action else _not_plain(a) for a in suggestion.actions
@@ -189,27 +184,20 @@ def _suggestion_wire(suggestion: Suggestion) -> dict[str, Any]:
 @fast_dump(Link)
 def _link_wire(link: Link) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if link.label != "":
-        out["label"] = link.label
-    if link.url != "":
-        out["url"] = link.url
+    _put(out, "label", link.label)
+    _put(out, "url", link.url)
     out["type"] = link.type
-    if link.app_context is not None and link.app_context != "":
-        out["appContext"] = link.app_context
-    if link.autolaunchable is not None:
-        out["autolaunchable"] = link.autolaunchable
+    _put(out, "appContext", link.app_context)
+    _put(out, "autolaunchable", link.autolaunchable)
     return out
 
 
 @fast_dump(Card)
 def _card_wire(card: Card) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if card.uuid is not None and card.uuid != "":
-        out["uuid"] = card.uuid
-    if card.summary != "":
-        out["summary"] = card.summary
-    if card.detail is not None and card.detail != "":
-        out["detail"] = card.detail
+    _put(out, "uuid", card.uuid)
+    _put(out, "summary", card.summary)
+    _put(out, "detail", card.detail)
     out["indicator"] = card.indicator
     source = _source_wire(card.source) if type(card.source) is Source else _not_plain(card.source)
     if source:
@@ -219,8 +207,7 @@ def _card_wire(card: Card) -> dict[str, Any]:
             _suggestion_wire(s) if type(s) is Suggestion else _not_plain(s)
             for s in card.suggestions
         ]
-    if card.selection_behavior is not None:
-        out["selectionBehavior"] = card.selection_behavior
+    _put(out, "selectionBehavior", card.selection_behavior)
     if card.override_reasons:
         out["overrideReasons"] = [
             _coding_wire(r) if type(r) is Coding else _not_plain(r) for r in card.override_reasons
