@@ -14,6 +14,8 @@ server restart), and a connect timeout so readiness and start-up do not hang.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -58,6 +60,29 @@ def create_db_engine(
     )
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (once: the mode is stored in the file).
+
+    SQLite answers "database is locked" at once, without its busy handler, when two
+    connections change the journal mode together: several workers opening a new database at
+    start-up. Reading the mode takes no lock, so a file already in WAL is left alone, and the
+    switch itself is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int) -> Engine:
     memory = url.database in (None, "", ":memory:")
     if memory:
@@ -78,7 +103,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

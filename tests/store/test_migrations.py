@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -91,3 +92,26 @@ def test_cli_db_upgrade_fails_cleanly_on_an_unreachable_database(
     monkeypatch.setenv("CDS_DATABASE_URL", f"sqlite:///{tmp_path}/missing/x.sqlite3")
     assert main(["db", "upgrade"]) == 1
     assert "database upgrade failed (OperationalError)" in capsys.readouterr().err
+
+
+def test_sqlite_connections_opening_a_new_file_at_once_all_get_wal(tmp_path: Path) -> None:
+    """SQLite refuses a second concurrent journal-mode switch at once ("database is locked",
+    busy handler not consulted): workers opening a new database together must still start."""
+    workers = 12
+    for attempt in range(40):
+        url = f"sqlite:///{tmp_path / f'race-{attempt}.sqlite3'}"
+        barrier = threading.Barrier(workers)
+        engines = [create_db_engine(url) for _ in range(workers)]
+
+        def open_one(engine: Engine, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            with engine.connect() as connection:
+                return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar_one())
+
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                modes = list(pool.map(open_one, engines))
+        finally:
+            for engine in engines:
+                engine.dispose()
+        assert modes == ["wal"] * workers
