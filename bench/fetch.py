@@ -138,7 +138,7 @@ def run(
 
 
 def _plain_client_floor(fhir_base: str, paths: list[str]) -> dict[str, float] | None:
-    """The same searches fetched concurrently by a bare httpx client in its own process."""
+    """The same searches fetched concurrently by a bare httpx2 client in its own process."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.fetch_floor", fhir_base, *(p.lstrip("/") for p in paths)],
         cwd=ROOT,

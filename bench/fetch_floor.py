@@ -1,7 +1,7 @@
 """The fetch path's floor: a plain client fetching the same searches concurrently.
 
 Run as its own process (``python -m bench.fetch_floor BASE QUERY...``) against the slow
-loopback FHIR server, with httpx on uvloop and orjson (what the service uses), so the bench
+loopback FHIR server, with httpx2 on uvloop and orjson (what the service uses), so the bench
 can tell the harness's own cost (connection, transfer, parsing of the answers) apart from the
 service's. Prints ``{"median_ms": …, "min_ms": …}``.
 """
@@ -14,14 +14,14 @@ import statistics
 import sys
 import time
 
-import httpx
+import httpx2
 import orjson
 import uvloop
 
 
 async def measure(base: str, queries: list[str], rounds: int = 20, warmup: int = 2) -> list[float]:
     times: list[float] = []
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx2.AsyncClient(timeout=30) as client:
         for index in range(warmup + rounds):
             started = time.perf_counter()
             answers = await asyncio.gather(*(client.get(f"{base}/{q}") for q in queries))

@@ -19,7 +19,7 @@ PACKAGES = (
     "orjson",
     "uvloop",
     "httptools",
-    "httpx",
+    "httpx2",
     "fhir.resources",
     "PyJWT",
     "cryptography",

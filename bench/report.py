@@ -169,8 +169,9 @@ def fetch_section(fetch: dict[str, Any]) -> list[str]:
     floor = fetch.get("plain_client_ms")
     if floor:
         lines += [
-            "The harness's own floor: a bare httpx client (own process, uvloop, orjson) fetching "
-            f"the same {fetch['searches_per_call']} searches concurrently from the same server "
+            "The harness's own floor: a bare httpx2 client, as the service uses (own process, "
+            f"uvloop, orjson), fetching the same {fetch['searches_per_call']} searches "
+            "concurrently from the same server "
             f"takes {floor['median_ms']:.1f} ms (median; min {floor['min_ms']:.1f}) = "
             f"{floor['median_ms'] / fetch['delay_ms']:.2f}× one search: connection, transfer and "
             "parsing of the answers, before the service does anything.",

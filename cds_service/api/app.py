@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -66,7 +66,7 @@ class AppState:
         self.resolver = resolver
         self.advisor = advisor
         self.clock = clock
-        self.http: httpx.AsyncClient | None = None
+        self.http: httpx2.AsyncClient | None = None
         self.store: FeedbackStore | None = None
 
 
@@ -93,7 +93,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.start()  # migrations; a database that is down is retried by /readyz
         try:
-            async with httpx.AsyncClient() as http:
+            async with httpx2.AsyncClient() as http:
                 state.http = http
                 thresholds = gc.get_threshold()  # see _GC_NOTE
                 gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])

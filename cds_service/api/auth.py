@@ -12,7 +12,7 @@ Implements CDS Hooks 2.0 §5 (S-3…S-10) with PyJWT for the cryptography:
   the URL being called; ``exp``/``iat``/``nbf`` checked against the injected clock with a small
   leeway; lifetimes above ``jwt_max_lifetime_seconds`` refused; ``tenant`` allow-listed when the
   client names tenants; ``jti`` single use (``ReplayStore``).
-* JWK Sets are fetched with httpx, cached for ``jwks_cache_seconds`` and refetched on an unknown
+* JWK Sets are fetched with httpx2, cached for ``jwks_cache_seconds`` and refetched on an unknown
   ``kid`` at most every ``jwks_refetch_min_interval_seconds`` (key rotation without hammering).
   The verification key for a (kid, alg) is built once per fetched (or inline) set.
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 import jwt
 
 from cds_service.api.clients import PRIVATE_JWK_MEMBERS, TrustedClient, TrustedClients
@@ -271,7 +271,7 @@ def parse_jwks(document: Any) -> dict[str, tuple[dict[str, Any], ...]]:
     return {kid: tuple(found) for kid, found in by_kid.items()}
 
 
-async def fetch_jwks(http: httpx.AsyncClient, url: str, seconds: float) -> Any:
+async def fetch_jwks(http: httpx2.AsyncClient, url: str, seconds: float) -> Any:
     """GET a JWK Set: no redirects, bounded time and size."""
     body = bytearray()
     try:
@@ -288,7 +288,7 @@ async def fetch_jwks(http: httpx.AsyncClient, url: str, seconds: float) -> Any:
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
                     raise JwksFetchError("JWK Set too large")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise JwksFetchError(type(exc).__name__) from exc
     try:
         return json.loads(body)
@@ -308,7 +308,7 @@ class Authenticator:
         clients: TrustedClients,
         *,
         clock: Callable[[], datetime],
-        http: Callable[[], httpx.AsyncClient | None] = lambda: None,
+        http: Callable[[], httpx2.AsyncClient | None] = lambda: None,
         replay: ReplayStore | None = None,
     ) -> None:
         self.clients = clients
@@ -477,7 +477,7 @@ class Authenticator:
         shared = self._http()
         if shared is not None:
             return await fetch_jwks(shared, url, self._fetch_timeout)
-        async with httpx.AsyncClient() as own:
+        async with httpx2.AsyncClient() as own:
             return await fetch_jwks(own, url, self._fetch_timeout)
 
 

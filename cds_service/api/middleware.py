@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -35,7 +35,7 @@ def install_security(
     settings: Settings,
     *,
     clock: Callable[[], datetime],
-    http: Callable[[], httpx.AsyncClient | None],
+    http: Callable[[], httpx2.AsyncClient | None],
 ) -> Authenticator:
     """Load the trusted clients (refusing unsafe production config) and add the middleware."""
     clients = load_clients(settings.clients_file)

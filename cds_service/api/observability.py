@@ -282,6 +282,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+HTTP_CLIENT_LOGGERS = ("httpx2", "httpcore2", "httpx", "httpcore")
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """``logging.config.dictConfig`` for ``cds-service serve`` (uvicorn's ``log_config``).
 
@@ -309,10 +312,10 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
-            # httpx logs "HTTP Request: GET <url>" at INFO, and FHIR search URLs carry the
-            # patient id: keep the HTTP client libraries at WARNING whatever the level.
-            "httpx": {"level": "WARNING"},
-            "httpcore": {"level": "WARNING"},
+            # httpx2 logs "HTTP Request: GET <url>" at INFO, and FHIR search URLs carry the
+            # patient id: keep the HTTP client libraries at WARNING whatever the level (httpx
+            # and httpcore too: the names of the same libraries before httpx2).
+            **{name: {"level": "WARNING"} for name in HTTP_CLIENT_LOGGERS},
         },
     }
 

@@ -4,7 +4,7 @@ One :class:`FhirClient` serves one hook call. It only ever issues idempotent ``G
 
 - ``Authorization: Bearer <fhirAuthorization.access_token>`` when a token was given (a
   ``fhirServer`` without ``fhirAuthorization`` is queried without one: open/sandbox servers);
-  the token is sent per request, never stored on the shared ``httpx.AsyncClient``, never logged;
+  the token is sent per request, never stored on the shared ``httpx2.AsyncClient``, never logged;
 - ``Accept: application/fhir+json``;
 - a per-request timeout, and one deadline for *all* fetches of the call
   (:meth:`FhirClient.fetch_all`): every key is fetched concurrently, and what has not
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 import orjson
 
 from cds_service.fhir.data import DataGap, GapReason
@@ -45,7 +45,7 @@ MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 # Idempotent GETs may be retried after these: the request may never have reached the server
 # (connection refused/reset) or a kept-alive connection was closed under us.
-_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.NetworkError, httpx.RemoteProtocolError)
+_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx2.NetworkError, httpx2.RemoteProtocolError)
 _RETRYABLE_STATUS = frozenset({503})
 
 
@@ -149,7 +149,7 @@ class FhirClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         fhir_server: str,
         *,
         access_token: str | None = None,
@@ -296,12 +296,12 @@ class FhirClient:
             try:
                 async with asyncio.timeout(self.request_timeout):
                     status, content = await self._send(url)
-            except (TimeoutError, httpx.TimeoutException) as exc:
+            except (TimeoutError, httpx2.TimeoutException) as exc:
                 raise FetchFailed("timeout") from exc
             except _RETRYABLE_ERRORS as exc:
                 if last:
                     raise FetchFailed("fetch-error") from exc
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise FetchFailed("fetch-error") from exc
             else:
                 if status not in _RETRYABLE_STATUS or last:

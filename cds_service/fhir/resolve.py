@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from cds_service.errors import InvalidRequest, PrefetchUnavailable
 from cds_service.fhir.client import FetchOutcome, FhirClient
@@ -65,13 +65,13 @@ class DataResolver:
         return [], [DataGap(key, "fetch-error") for key in queries]
 
 
-HttpClientSource = Callable[[], httpx.AsyncClient | None]
+HttpClientSource = Callable[[], httpx2.AsyncClient | None]
 
 
 class FhirDataResolver(DataResolver):
     """Fetches absent prefetch keys from ``fhirServer`` with :class:`FhirClient`.
 
-    ``http`` returns the app's shared ``httpx.AsyncClient`` (opened in the lifespan) at call
+    ``http`` returns the app's shared ``httpx2.AsyncClient`` (opened in the lifespan) at call
     time; outside a lifespan (``None``) a client is opened for the one call. All keys share one
     deadline (``Settings.fhir_deadline_seconds``).
     """
@@ -103,7 +103,7 @@ class FhirDataResolver(DataResolver):
         if shared is not None:
             outcome = await self._fetch_with(shared, queries, fhir_server, access_token)
         else:
-            async with httpx.AsyncClient() as http:
+            async with httpx2.AsyncClient() as http:
                 outcome = await self._fetch_with(http, queries, fhir_server, access_token)
         log.info(
             "fhir fetch",
@@ -119,7 +119,7 @@ class FhirDataResolver(DataResolver):
 
     async def _fetch_with(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         queries: Mapping[str, str],
         fhir_server: str,
         access_token: str | None,

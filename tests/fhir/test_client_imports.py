@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
-import httpx
+import httpx2
 import pytest
 
 from cds_service.fhir.client import FhirClient
@@ -57,7 +57,7 @@ QUERIES = {
 
 
 async def _fetch_twice(base: str, recorder: _MissRecorder) -> list[str]:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         client = FhirClient(http, base, request_timeout=5.0)
         first = await client.fetch_all(QUERIES, deadline=10.0)
         assert not first.gaps, first.gaps  # the fetch itself works

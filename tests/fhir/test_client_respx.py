@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 
@@ -21,6 +22,7 @@ from cds_service.fhir.client import (
 )
 from cds_service.fhir.data import DataGap
 from tests.fhir._fhir import bundle, observation, outcome, patient
+from tests.fhir.respx_httpx2 import serve_httpx2
 
 BASE = "https://ehr.example/fhir/R4"
 TOKEN = "tok-SECRET-3f9a1c"  # a synthetic token the tests look for in logs
@@ -39,10 +41,10 @@ async def run(
     """Fetch ``queries`` from ``base`` while respx answers every request with ``handler``."""
     options.setdefault("access_token", TOKEN)
     options.setdefault("retry_backoff", 0.0)
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False) as mock, serve_httpx2(mock):
         route = mock.route()
         route.side_effect = handler
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             fetched = await FhirClient(http, base, **options).fetch_all(queries, deadline)
     return fetched, route
 
@@ -170,7 +172,7 @@ async def test_without_a_token_no_authorization_header_is_sent() -> None:
 
 
 def test_client_repr_does_not_show_the_token() -> None:
-    client = FhirClient(httpx.AsyncClient(), BASE, access_token=TOKEN)
+    client = FhirClient(httpx2.AsyncClient(), BASE, access_token=TOKEN)
     assert TOKEN not in repr(client)
     assert TOKEN not in str(client)
 
@@ -581,9 +583,9 @@ async def test_cancelling_the_call_cancels_every_fetch() -> None:
         raise AssertionError("unreachable")
 
     queries = {"a": "Patient/pat-1", "b": "Observation?patient=pat-1"}
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False) as mock, serve_httpx2(mock):
         mock.route().side_effect = handler
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             client = FhirClient(http, BASE, request_timeout=5.0)
             call = asyncio.create_task(client.fetch_all(queries, deadline=5.0))
             await asyncio.wait_for(both_started.wait(), timeout=5)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -123,7 +123,7 @@ def _when(resource: dict[str, Any]) -> str:
 async def fetch(
     engine: Engine, queries: dict[str, str], *, token: str | None = None, max_pages: int = 20
 ) -> Any:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         client = FhirClient(
             http,
             engine.base,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 from fastapi.testclient import TestClient
@@ -17,6 +17,7 @@ from cds_service.fhir.resolve import DataResolver, FhirDataResolver
 from cds_service.settings import Settings
 from tests.conftest import NOW, patient_view_request
 from tests.fhir._fhir import bundle, observation, outcome, patient
+from tests.fhir.respx_httpx2 import serve_httpx2
 
 BASE = "https://ehr.example/fhir"
 TEMPLATES = {
@@ -29,7 +30,7 @@ TOKENS = {"context.patientId": "pat-1", "context.userId": "Practitioner/u1"}
 
 @pytest.fixture
 def ehr() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock, serve_httpx2(mock):
         mock.get("/Patient/pat-1").respond(200, json=patient())
         mock.get("/Observation").respond(200, json=bundle(observation("hb1", "718-7", 10.5)))
         yield mock
@@ -117,7 +118,7 @@ async def test_http_fhir_server_is_refused_when_the_policy_says_https_only() -> 
 
 async def test_http_fhir_server_is_used_when_allowed() -> None:
     http_base = "http://ehr.example/fhir"
-    with respx.mock(base_url=http_base) as mock:
+    with respx.mock(base_url=http_base) as mock, serve_httpx2(mock):
         mock.get("/Patient/pat-1").respond(200, json=patient())
         data = await resolver(allow_http_fhir_server=True).resolve(
             TEMPLATES, {"labs": None}, TOKENS, http_base, None
@@ -126,10 +127,10 @@ async def test_http_fhir_server_is_used_when_allowed() -> None:
 
 
 async def test_the_resolver_uses_the_shared_http_client(ehr: respx.MockRouter) -> None:
-    handed_out: list[httpx.AsyncClient] = []
-    async with httpx.AsyncClient() as shared:
+    handed_out: list[httpx2.AsyncClient] = []
+    async with httpx2.AsyncClient() as shared:
 
-        def source() -> httpx.AsyncClient:
+        def source() -> httpx2.AsyncClient:
             handed_out.append(shared)
             return shared
 
@@ -161,6 +162,7 @@ def test_the_app_fetches_absent_keys_from_fhir_server(settings: Settings) -> Non
     del body["prefetch"]["labs"]
     with (
         respx.mock(base_url=BASE, assert_all_called=True) as mock,
+        serve_httpx2(mock),
         _app_client(settings, seen) as c,
     ):
         mock.get("/Patient/pat-1").respond(200, json=patient())

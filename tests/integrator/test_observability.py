@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cds_service.api.app import create_app
 from cds_service.api.observability import (
+    HTTP_CLIENT_LOGGERS,
     JsonFormatter,
     Metrics,
     logging_config,
@@ -183,15 +184,16 @@ def test_logging_config_formats_service_and_uvicorn_loggers_as_json(
 ) -> None:
     settings = Settings(log_level="INFO", log_json=True)
     previous = {n: logging.getLogger(n).handlers[:] for n in ("cds_service", "uvicorn")}
-    levels = {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
+    levels = {n: logging.getLogger(n).level for n in HTTP_CLIENT_LOGGERS}
     try:
         logging.config.dictConfig(logging_config(settings))
         logging.getLogger("cds_service.test").info("ready", extra={"workers": 2})
         logging.getLogger("uvicorn.error").info("Started server process")
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-        # FHIR search URLs carry the patient id: httpx's INFO request lines stay off.
+        # FHIR search URLs carry the patient id: the HTTP client's INFO request lines stay off.
+        assert not logging.getLogger("httpx2").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore2.http11").isEnabledFor(logging.INFO)
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
-        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
     finally:
         for name, handlers in previous.items():
             logging.getLogger(name).handlers = handlers
