@@ -105,6 +105,7 @@ def create_app(
                     gc.set_threshold(*thresholds)
                     state.http = None
         finally:
+            await store.drain()  # issued cards still queued for the database are written
             store.close()
 
     app = FastAPI(
