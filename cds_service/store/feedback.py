@@ -443,7 +443,12 @@ class FeedbackStore:
             return
         written = asyncio.get_running_loop().create_future()
         self._queued.append((records, written))
-        if self._writer is None or self._writer.done():
+        if (
+            self._writer is None
+            or self._writer.done()
+            # A writer left on another event loop (a test client, a restarted app) never runs.
+            or self._writer.get_loop() is not asyncio.get_running_loop()
+        ):
             self._writer = asyncio.create_task(self._write_queued(), name="feedback-store-writer")
         # In a worker thread even on SQLite: inline, a write could stall every call on the
         # event loop behind another process's write lock (busy_timeout) or a WAL checkpoint's
@@ -462,6 +467,13 @@ class FeedbackStore:
             batch, self._queued = self._queued, []
             try:
                 await self._run(self._record_batch, [records for records, _ in batch])
+            except Exception as exc:
+                # Only the thread hop itself can fail here (the batch logs its own errors);
+                # the writer must survive it, or every later call would wait out its timeout.
+                log.error(
+                    "feedback store: issued cards not recorded",
+                    extra={"calls": len(batch), "error_type": type(exc).__name__},
+                )
             finally:
                 for _, written in batch:
                     if not written.done():

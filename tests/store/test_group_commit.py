@@ -165,3 +165,46 @@ async def test_a_slow_write_answers_after_the_timeout_and_shutdown_still_writes_
         writes.release.set()
         store.close()
     assert _recorded(engine) == {card.uuid for card in cards}
+
+
+async def test_the_writer_survives_a_failed_thread_hop(
+    store: FeedbackStore, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_run = store._run
+    hops = 0
+
+    async def failing_once(*args: object) -> object:
+        nonlocal hops
+        hops += 1
+        if hops == 1:
+            raise RuntimeError("simulated worker-thread failure")
+        return await real_run(*args)  # type: ignore[arg-type]
+
+    store._run = failing_once  # type: ignore[method-assign]
+    lost, kept = _cards(1), _cards(2)
+    with caplog.at_level(logging.ERROR, logger="cds_service.store"):
+        await asyncio.wait_for(_remember(store, "h-lost", lost), timeout=5)  # answered, not raised
+        await store.drain()
+        await asyncio.wait_for(_remember(store, "h-kept", kept), timeout=5)
+    assert any("issued cards not recorded" in r.getMessage() for r in caplog.records)
+    assert _recorded(engine) == {card.uuid for card in kept}
+
+
+async def test_a_writer_left_on_another_event_loop_is_replaced(
+    store: FeedbackStore, engine: Engine
+) -> None:
+    other_loop = asyncio.new_event_loop()
+    stranded = other_loop.create_task(asyncio.sleep(60))  # never runs: its loop is not running
+    store._writer = stranded
+    cards = _cards(2)
+    try:
+        await asyncio.wait_for(_remember(store, "h-1", cards), timeout=5)
+    finally:
+
+        def wind_down_other_loop() -> None:  # in a thread: this one's loop is running
+            stranded.cancel()
+            other_loop.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
+            other_loop.close()
+
+        await asyncio.to_thread(wind_down_other_loop)
+    assert _recorded(engine) == {card.uuid for card in cards}
