@@ -443,12 +443,7 @@ class FeedbackStore:
             return
         written = asyncio.get_running_loop().create_future()
         self._queued.append((records, written))
-        if (
-            self._writer is None
-            or self._writer.done()
-            # A writer left on another event loop (a test client, a restarted app) never runs.
-            or self._writer.get_loop() is not asyncio.get_running_loop()
-        ):
+        if not self._writer_running():
             self._writer = asyncio.create_task(self._write_queued(), name="feedback-store-writer")
         # In a worker thread even on SQLite: inline, a write could stall every call on the
         # event loop behind another process's write lock (busy_timeout) or a WAL checkpoint's
@@ -496,8 +491,17 @@ class FeedbackStore:
 
     async def drain(self) -> None:
         """Wait for queued issued-card writes (app shutdown: nothing queued is dropped)."""
-        while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+        while (writer := self._writer) is not None and self._writer_running():
+            await asyncio.shield(writer)
+
+    def _writer_running(self) -> bool:
+        """A writer task is at work on this event loop (one left on another loop, by a test
+        client or a restarted app, never runs and cannot be awaited here)."""
+        return (
+            self._writer is not None
+            and not self._writer.done()
+            and self._writer.get_loop() is asyncio.get_running_loop()
+        )
 
     def _record_logged(self, records: Sequence[IssuedCardRecord]) -> None:
         try:
