@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: serve test lint bench install clean
+.PHONY: serve test lint bench screenshot install clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m bench
+
+# Regenerate the README's sandbox image (tests write theirs to a temporary directory).
+screenshot: $(STAMP) $(NPM_STAMP)
+	CDS_DOCS_SCREENSHOT=$(CURDIR)/docs/sandbox-critical-card.png $(BIN)/python -m pytest -q \
+		tests/integrator/test_sandbox_browser.py -k critical_fixture_renders
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -4,8 +4,10 @@ The app (as `create_app` wires it) runs on uvicorn on a free loopback port (a th
 process, real sockets) with the pinned clock, so fixtures are not date-shifted and the result is
 deterministic. The test picks a fixture whose expect.json has a critical card (a seizure case
 when there is one; if the repository has none, it builds one with the fixture kit), runs it,
-and checks the rendered card against the API's own answer. It saves the screenshot that
-docs/ shows: docs/sandbox-critical-card.png.
+and checks the rendered card against the API's own answer. It takes a screenshot of the
+card into the test's temporary directory; ``make screenshot`` sets ``CDS_DOCS_SCREENSHOT`` to
+write it to docs/sandbox-critical-card.png (the one the README shows) instead, so a test run
+never rewrites a tracked file.
 
 Skipped only when Chromium is missing and CI != "true" (.ci/run installs it).
 """
@@ -34,7 +36,7 @@ from tests.conftest import NOW, ROOT
 from tests.integrator.conftest import seizure_postpartum_spec, write_case
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "sandbox-critical-card.png"
+DOCS_SCREENSHOT_ENV = "CDS_DOCS_SCREENSHOT"  # where `make screenshot` wants the docs image
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -132,8 +134,24 @@ def page(browser: Any, server: str) -> Iterator[Any]:
     assert [e for e in errors if not e.startswith("Failed to load resource")] == []
 
 
+def screenshot_path(tmp_path: Path) -> Path:
+    """The docs image when ``make screenshot`` asks for it, otherwise a temporary file."""
+    wanted = os.environ.get(DOCS_SCREENSHOT_ENV)
+    return Path(wanted) if wanted else tmp_path / "sandbox-critical-card.png"
+
+
+def test_screenshot_goes_to_tmp_unless_the_docs_image_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DOCS_SCREENSHOT_ENV, raising=False)
+    assert screenshot_path(tmp_path).parent == tmp_path
+    docs = ROOT / "docs" / "sandbox-critical-card.png"
+    monkeypatch.setenv(DOCS_SCREENSHOT_ENV, str(docs))
+    assert screenshot_path(tmp_path) == docs
+
+
 def test_critical_fixture_renders_as_a_critical_card(
-    page: Any, case: tuple[Path, kit.Fixture]
+    page: Any, case: tuple[Path, kit.Fixture], tmp_path: Path
 ) -> None:
     _, fixture = case
     page.goto("/sandbox")
@@ -179,10 +197,11 @@ def test_critical_fixture_renders_as_a_critical_card(
         assert choice.get_attribute("aria-pressed") == "true"
         assert first.locator("button", has_text="Accept selected").is_enabled()
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    screenshot = screenshot_path(tmp_path)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
     if critical[0].get("suggestions"):  # accepting shows the feedback the EHR would send
         first.locator("button", has_text="Accept selected").click()
